@@ -1,0 +1,35 @@
+"""Settings from the environment (prefix `DEALCAST_`) and `.env`; secrets live here only."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".dealcast")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEALCAST_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the embedded store lives.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: an SQLite file in data_dir."
+    )
+    stages_file: Path | None = Field(None, description="YAML stage set for custom picklists.")
+    actor: str = Field("cli", description="Who is recorded in the audit log for CLI actions.")
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'dealcast.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

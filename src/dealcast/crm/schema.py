@@ -1,0 +1,155 @@
+"""SQLAlchemy tables. CRM tables mirror the record classes column for column (API names).
+
+Bookkeeping columns start with an underscore: `_row_hash` (what makes re-imports no-ops)
+and `_import_id` (which import last wrote the row). Datetimes are stored as naive UTC.
+Migrations in `migrations/versions` are the source of truth for the database; this module
+is what the code queries, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from dealcast.crm.records import RECORD_TYPES, SfRecord
+
+metadata = MetaData()
+
+
+def table_name(object_name: str) -> str:
+    """`OpportunityContactRole` -> `opportunity_contact_role`."""
+    out = [object_name[0].lower()]
+    for ch in object_name[1:]:
+        out.append("_" + ch.lower() if ch.isupper() else ch)
+    return "".join(out)
+
+
+def _column_type(record: type[SfRecord], field: str) -> TypeEngine[typing.Any]:
+    annotation = record.model_fields[field].annotation
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    args = typing.get_args(annotation) if is_union else ()
+    base = next((a for a in args if a is not type(None)), annotation)
+    if typing.get_origin(base) is typing.Annotated:
+        base = typing.get_args(base)[0]
+    if field == "Id" or field.endswith("Id"):
+        return String(18)
+    if base is datetime:
+        return DateTime()
+    if base is date:
+        return Date()
+    if base is bool:
+        return Boolean()
+    if base is int:
+        return BigInteger()
+    if base is float:
+        return Float()
+    return Text()
+
+
+def _record_table(record: type[SfRecord]) -> Table:
+    name = table_name(record.OBJECT)
+    columns: list[Column[Any]] = [Column("Id", String(18), primary_key=True)]
+    for field in record.field_names():
+        if field == "Id":
+            continue
+        nullable = field != "IsDeleted" and not record.model_fields[field].is_required()
+        columns.append(Column(field, _column_type(record, field), nullable=nullable))
+    if record.OBJECT == "Contact":
+        # Dedup by normalised email: duplicates keep their row and point at the canonical
+        # contact (the earliest created), so nothing is lost and references still resolve.
+        columns.append(Column("EmailNormalized", Text, nullable=True))
+        columns.append(Column("CanonicalId", String(18), nullable=False))
+    columns.append(Column("_row_hash", String(32), nullable=False))
+    columns.append(Column("_import_id", Integer, nullable=False))
+    return Table(name, metadata, *columns)
+
+
+CRM_TABLES: dict[str, Table] = {r.OBJECT: _record_table(r) for r in RECORD_TYPES}
+
+# Indexes the point-in-time view and the features lean on.
+Index("ix_opportunity_history_opp", CRM_TABLES["OpportunityHistory"].c.OpportunityId)
+Index("ix_opportunity_created", CRM_TABLES["Opportunity"].c.CreatedDate)
+Index("ix_contact_role_opp", CRM_TABLES["OpportunityContactRole"].c.OpportunityId)
+Index("ix_contact_email", CRM_TABLES["Contact"].c.EmailNormalized)
+Index("ix_task_what", CRM_TABLES["Task"].c.WhatId)
+Index("ix_task_created", CRM_TABLES["Task"].c.CreatedDate)
+Index("ix_event_what", CRM_TABLES["Event"].c.WhatId)
+Index("ix_event_created", CRM_TABLES["Event"].c.CreatedDate)
+Index("ix_email_related", CRM_TABLES["EmailMessage"].c.RelatedToId)
+Index("ix_email_created", CRM_TABLES["EmailMessage"].c.CreatedDate)
+
+import_run = Table(
+    "import_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("inputs_hash", String(64), nullable=True),
+    Column("counts", JSON, nullable=True),
+    Column("quality_score", Float, nullable=True),
+    Column("flagged", Boolean, nullable=False, default=False),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("import_id", Integer, nullable=False, index=True),
+    Column("object", String(64), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("record_id", String(64), nullable=True),
+    Column("field", String(128), nullable=True),
+    Column("value", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("raw", JSON, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("subject", Text, nullable=False),
+    Column("as_of", DateTime, nullable=True),
+    Column("inputs_hash", String(64), nullable=True),
+    Column("outputs", Text, nullable=False),
+    Column("model_version", String(64), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+# One row (id=1) holding the chain's head. Appends update it first: that row lock (Postgres)
+# or write lock (SQLite) serialises concurrent appends, and it lets `verify` notice a
+# truncated tail.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)

@@ -1,0 +1,84 @@
+"""The CRM store: one SQLAlchemy engine (SQLite or PostgreSQL) behind a small API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from dealcast.crm import audit
+from dealcast.crm.db import make_engine, migrate
+from dealcast.crm.pit import Snapshot
+from dealcast.crm.schema import CRM_TABLES, quarantine
+from dealcast.crm.stages import STANDARD_STAGES, StageConfig
+
+
+class Store:
+    def __init__(self, engine: Engine, stages: StageConfig = STANDARD_STAGES) -> None:
+        self.engine = engine
+        self.stages = stages
+
+    @classmethod
+    def open(cls, url: str, stages: StageConfig = STANDARD_STAGES) -> Store:
+        """Connect and bring the schema up to date."""
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine, stages)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def as_of(
+        self, t: datetime | date | str, opportunity_ids: Iterable[str] | None = None
+    ) -> Snapshot:
+        """The CRM as it stood at `t` (see `dealcast.crm.pit`)."""
+        return Snapshot(self.engine, t, self.stages, opportunity_ids)
+
+    def counts(self) -> dict[str, int]:
+        """Stored rows per object (deleted ones included)."""
+        with self.engine.connect() as conn:
+            return {
+                name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in CRM_TABLES.items()
+            }
+
+    def quarantined(self, import_id: int | None = None) -> list[dict[str, Any]]:
+        query = select(quarantine).order_by(quarantine.c.id)
+        if import_id is not None:
+            query = query.where(quarantine.c.import_id == import_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def record_audit(self, **entry: Any) -> audit.AuditEntry:
+        """Append one audit entry in its own transaction (see `audit.append`)."""
+        with self.engine.begin() as conn:
+            return audit.append(conn, **entry)
+
+    def audit_entries(
+        self, action: str | None = None, limit: int | None = None
+    ) -> list[audit.AuditEntry]:
+        with self.engine.connect() as conn:
+            return audit.entries(conn, action=action, limit=limit)
+
+    def verify_audit(self) -> audit.VerifyResult:
+        with self.engine.connect() as conn:
+            return audit.verify(conn)
+
+    def fingerprint(self) -> Mapping[str, Any]:
+        """Everything stored, as comparable Python values: for tests that prove a failed
+        import changed nothing."""
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            for name, table in CRM_TABLES.items():
+                rows = conn.execute(select(table).order_by(table.c.Id)).all()
+                out[name] = [tuple(r) for r in rows]
+            for extra in ("quarantine", "import_run", "audit_log", "audit_head"):
+                table = CRM_TABLES["User"].metadata.tables[extra]
+                out[extra] = [tuple(r) for r in conn.execute(select(table)).all()]
+        return out

@@ -1,0 +1,78 @@
+"""Upsert by Id with a content hash, so re-importing the same data changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, func, select
+
+from dealcast.crm.frames import IN_CHUNK
+from dealcast.crm.records import SfRecord
+
+
+def row_values(record: SfRecord) -> tuple[dict[str, Any], str]:
+    """The record's column values and the hash of its content."""
+    values = record.model_dump()
+    text = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return values, hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class TableWriter:
+    """Writes batches of rows into one table inside the caller's transaction."""
+
+    def __init__(self, conn: Connection, table: Table, import_id: int) -> None:
+        self.conn, self.table, self.import_id = conn, table, import_id
+        self.counts = WriteCounts()
+        # An empty table needs no lookups: every row is new (duplicates within a file are
+        # rejected before they get here).
+        self.was_empty = conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+        columns = [c.name for c in table.c if c.name != "Id"]
+        self._update = (
+            table.update()
+            .where(table.c.Id == bindparam("b_Id"))
+            .values({c: bindparam(f"b_{c}") for c in columns})
+        )
+
+    def existing_hashes(self, ids: list[str]) -> dict[str, str]:
+        if self.was_empty:
+            return {}
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), IN_CHUNK):
+            query = select(self.table.c.Id, self.table.c._row_hash).where(
+                self.table.c.Id.in_(ids[i : i + IN_CHUNK])
+            )
+            found.update({row[0]: row[1] for row in self.conn.execute(query)})
+        return found
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        """`rows` carry every column including `_row_hash`; `_import_id` is set here."""
+        if not rows:
+            return
+        existing = self.existing_hashes([r["Id"] for r in rows])
+        inserts, updates = [], []
+        for row in rows:
+            old = existing.get(row["Id"])
+            if old == row["_row_hash"]:
+                self.counts.unchanged += 1
+                continue
+            row["_import_id"] = self.import_id
+            if old is None:
+                inserts.append(row)
+            else:
+                updates.append({f"b_{k}": v for k, v in row.items()})
+        if inserts:
+            self.conn.execute(self.table.insert(), inserts)
+        if updates:
+            self.conn.execute(self._update, updates)
+        self.counts.inserted += len(inserts)
+        self.counts.updated += len(updates)
