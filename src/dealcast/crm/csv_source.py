@@ -7,6 +7,7 @@ number of fields is a row problem and is quarantined like any other bad row.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -19,7 +20,7 @@ from pathlib import Path
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-class ImportFatal(Exception):
+class ImportFatal(ValueError):
     """Bad input that makes the whole import fail (and roll back)."""
 
     def __init__(
@@ -90,10 +91,7 @@ class CsvSource:
         name = self.path.name
         with self.path.open("rb") as binary:
             hashing = _Hashing(binary, self.on_bytes)
-            text = io.TextIOWrapper(
-                io.BufferedReader(hashing, 1 << 20), encoding="utf-8-sig", newline=""
-            )
-            reader = csv.reader(text, strict=True)
+            reader = csv.reader(self._lines(io.BufferedReader(hashing, 1 << 20)), strict=True)
             line = 1
             try:
                 self.header = next(reader, [])
@@ -113,13 +111,23 @@ class CsvSource:
                     # Empty and absent fields are left out, so the record's defaults apply.
                     values = {f: record[i] for f, i in known if i is not None and record[i]}
                     yield CsvRow(start, values, raw)
-            except UnicodeDecodeError as exc:
-                raise ImportFatal(
-                    f"not valid UTF-8 ({exc.reason} at byte {exc.start})", name, line + 1
-                ) from exc
             except csv.Error as exc:
                 raise ImportFatal(f"malformed CSV: {exc}", name, reader.line_num) from exc
             self.sha256 = hashing.sha256.hexdigest()
+
+    def _lines(self, binary: io.BufferedReader) -> Iterator[str]:
+        """Decode line by line, so a bad byte is reported on its own physical line."""
+        for number, raw in enumerate(binary, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportFatal(
+                    f"not valid UTF-8 ({exc.reason} at column {exc.start + 1})",
+                    self.path.name,
+                    number,
+                ) from exc
 
     def _check_header(self, name: str) -> None:
         if not self.header:
