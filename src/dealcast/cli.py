@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from dealcast import cli_render
@@ -159,17 +158,10 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: maps errors to exit codes (2 bad input, 1 internal error)."""
+    """Entry point: maps errors to exit codes (2 bad input, 1 internal error). Usage errors
+    (unknown command or option) already exit 2 inside Typer."""
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(1)
+        app()
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)

@@ -1,0 +1,3 @@
+from dealcast.cli import main
+
+main()
