@@ -17,12 +17,25 @@ from tests.crm.store_suite import AS_OF, _crm_state
 
 def _big_export(folder: Path, tasks: int) -> None:
     minimal_export(folder)
-    write_object(folder, "Task", (
-        {"Id": sfid("00T", n), "WhatId": O1, "WhoId": C1, "OwnerId": U2, "Subject": "Call",
-         "Description": f"Call number {n} about the rollout plan.", "ActivityDate": "2025-03-01",
-         "Status": "Completed", "TaskSubtype": "Call", "CreatedDate": "2025-03-01T10:00:00Z"}
-        for n in range(tasks)
-    ))
+    write_object(
+        folder,
+        "Task",
+        (
+            {
+                "Id": sfid("00T", n),
+                "WhatId": O1,
+                "WhoId": C1,
+                "OwnerId": U2,
+                "Subject": "Call",
+                "Description": f"Call number {n} about the rollout plan.",
+                "ActivityDate": "2025-03-01",
+                "Status": "Completed",
+                "TaskSubtype": "Call",
+                "CreatedDate": "2025-03-01T10:00:00Z",
+            }
+            for n in range(tasks)
+        ),
+    )
 
 
 def test_sigkill_mid_import_leaves_the_store_as_before(tmp_path: Path) -> None:
@@ -36,7 +49,8 @@ def test_sigkill_mid_import_leaves_the_store_as_before(tmp_path: Path) -> None:
     _big_export(big, 150_000)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dealcast", "ingest", "export", str(big), "--db", str(db)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     wal = Path(f"{db}-wal")
