@@ -1,0 +1,1 @@
+"""Deal scoring: point-in-time features, calibrated XGBoost, SHAP reasons, registry."""
