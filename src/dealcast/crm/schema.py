@@ -23,10 +23,12 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -152,4 +154,52 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("entry_hash", String(64), nullable=False),
+)
+
+# ---- ML: model registry, predictions, materialised features --------------------------
+
+model_registry = Table(
+    "model_registry",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    Column("patch", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # champion | challenger | retired
+    Column("created_at", DateTime, nullable=False),
+    Column("promoted_at", DateTime, nullable=True),
+    Column("trained_as_of", DateTime, nullable=False),
+    Column("feature_set_hash", String(64), nullable=False),
+    Column("data_hash", String(64), nullable=False),
+    Column("info", JSON, nullable=False),
+    Column("artifact", LargeBinary, nullable=False),
+    UniqueConstraint("name", "version", name="uq_model_registry_version"),
+)
+
+prediction = Table(
+    "prediction",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(32), nullable=False, index=True),
+    Column("opportunity_id", String(18), nullable=False),
+    Column("as_of", DateTime, nullable=False),
+    Column("scored_at", DateTime, nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("win_probability", Float, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("needs_review", Boolean, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_prediction_opp_asof", "opportunity_id", "as_of"),
+)
+
+deal_features = Table(
+    "deal_features",
+    metadata,
+    Column("opportunity_id", String(18), primary_key=True),
+    Column("as_of", DateTime, primary_key=True),
+    Column("feature_version", String(16), primary_key=True),
+    Column("computed_at", DateTime, nullable=False),
+    Column("values", JSON, nullable=False),
 )

@@ -20,7 +20,8 @@ P_MIN, P_MAX = 0.005, 0.995
 
 
 class Calibrator(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def apply(self, margin: np.ndarray) -> np.ndarray: ...
 

@@ -1,0 +1,166 @@
+"""Everything the features need, read once from the point-in-time view at a horizon H.
+
+Features are then computed for any (deal, t) with t <= H by filtering on time in memory,
+so one load serves every weekly training snapshot. The rule that makes this equal to
+reading the store as of t: each row gets the instant from which it was known, and a
+feature at t only uses rows known at or before t.
+- history rows: their CreatedDate;
+- activities: max(CreatedDate, when it happened) (a call logged late counts from the log;
+  a meeting counts once it has started);
+- closes: when the deal entered its final closed stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from dealcast.crm.dedup import normalise_email
+from dealcast.crm.stages import StageConfig
+from dealcast.crm.store import Store
+from dealcast.risk.text_patterns import TextSignals
+
+TEXT_SIGNALS = ("pricing", "competitor", "budget_confirmed", "contract_review")
+DM_ROLES = ("Decision Maker", "Economic Buyer", "Economic Decision Maker", "Executive Sponsor")
+
+
+@dataclass
+class FeatureInputs:
+    horizon: datetime
+    stages: StageConfig
+    opps: pd.DataFrame  # one row per deal known at H: ids, CreatedDate, current fields
+    history: pd.DataFrame  # state changes, oldest first, with run/slip bookkeeping
+    activities: pd.DataFrame  # OpportunityId, Known, Kind, Inbound, ContactId, signal flags
+    roles: pd.DataFrame  # OpportunityId, ContactId, Role, IsPrimary, CreatedDate
+    closes: pd.DataFrame  # deals closed by H: OpportunityId, AccountId, OwnerId, ClosedAt, IsWon
+
+    @classmethod
+    def load(
+        cls,
+        store: Store,
+        horizon: datetime,
+        opportunity_ids: Iterable[str] | None = None,
+        signals: TextSignals | None = None,
+    ) -> FeatureInputs:
+        full = store.as_of(horizon)
+        ids = None if opportunity_ids is None else sorted(set(opportunity_ids))
+        scoped = store.as_of(horizon, ids)
+        state = full.opportunities()
+        opps = state[["Id", "AccountId", "OwnerId", "CreatedDate", "LastModifiedDate"]].copy()
+        history = _history(full.history(), state)
+        closes = state.loc[state["IsClosed"], ["Id", "AccountId", "OwnerId", "ClosedAt", "IsWon"]]
+        contacts = full.contacts()
+        activities = _activities(scoped, contacts, signals or TextSignals(), horizon)
+        roles = scoped.contact_roles()[
+            ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
+        ]
+        return cls(
+            horizon=full.as_of,
+            stages=store.stages,
+            opps=opps.rename(columns={"Id": "OpportunityId"}).reset_index(drop=True),
+            history=history,
+            activities=activities,
+            roles=roles.reset_index(drop=True),
+            closes=closes.rename(columns={"Id": "OpportunityId"}).reset_index(drop=True),
+        )
+
+
+def _history(hist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
+    """History rows plus, for deals with none, their current values from LastModifiedDate
+    (only when that is provably their state: `PitSource == "current"`)."""
+    cols = ["OpportunityId", "StageName", "Amount", "CloseDate", "Probability", "CreatedDate"]
+    hist = hist[cols]
+    missing = state[(state["PitSource"] == "current") & ~state["Id"].isin(hist["OpportunityId"])]
+    if len(missing):
+        synthetic = pd.DataFrame(
+            {
+                "OpportunityId": missing["Id"],
+                "StageName": missing["StageName"],
+                "Amount": missing["Amount"],
+                "CloseDate": missing["CloseDate"],
+                "Probability": missing["Probability"],
+                "CreatedDate": missing["LastModifiedDate"].fillna(missing["CreatedDate"]),
+            }
+        )
+        hist = pd.concat([hist, synthetic], ignore_index=True)
+    hist = hist.sort_values(["OpportunityId", "CreatedDate"], kind="stable").reset_index(drop=True)
+    same_deal = hist["OpportunityId"] == hist["OpportunityId"].shift()
+    new_run = (hist["StageName"] != hist["StageName"].shift()) | ~same_deal
+    hist["StageEnteredAt"] = hist["CreatedDate"].where(new_run).ffill()
+    pushed = (hist["CloseDate"] - hist["CloseDate"].shift()).dt.days.where(same_deal)
+    hist["SlipCount"] = (pushed > 0).astype(int).groupby(hist["OpportunityId"]).cumsum()
+    hist["DaysPushed"] = pushed.clip(lower=0).fillna(0).groupby(hist["OpportunityId"]).cumsum()
+    hist["FirstAmount"] = hist.groupby("OpportunityId")["Amount"].transform("first")
+    return hist
+
+
+def _activities(
+    snap: object, contacts: pd.DataFrame, signals: TextSignals, horizon: datetime
+) -> pd.DataFrame:
+    by_email = {
+        normalise_email(e): i
+        for i, e in zip(contacts["Id"], contacts["Email"], strict=True)
+        if normalise_email(e)
+    }
+    tasks = snap.tasks()  # type: ignore[attr-defined]
+    events = snap.events()  # type: ignore[attr-defined]
+    emails = snap.emails()  # type: ignore[attr-defined]
+    parts = [
+        pd.DataFrame(
+            {
+                "OpportunityId": tasks["WhatId"],
+                "Kind": np.where(
+                    tasks["TaskSubtype"].fillna("").str.lower() == "call", "call", "task"
+                ),
+                "Happened": tasks["ActivityDate"].fillna(tasks["CreatedDate"]),
+                "Created": tasks["CreatedDate"],
+                "Inbound": False,
+                "ContactId": tasks["WhoId"],
+                "Text": tasks["Subject"].fillna("") + "\n" + tasks["Description"].fillna(""),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "OpportunityId": events["WhatId"],
+                "Kind": "meeting",
+                "Happened": events["StartDateTime"]
+                .fillna(events["ActivityDate"])
+                .fillna(events["CreatedDate"]),
+                "Created": events["CreatedDate"],
+                "Inbound": False,
+                "ContactId": events["WhoId"],
+                "Text": events["Subject"].fillna("") + "\n" + events["Description"].fillna(""),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "OpportunityId": emails["RelatedToId"],
+                "Kind": "email",
+                "Happened": emails["MessageDate"].fillna(emails["CreatedDate"]),
+                "Created": emails["CreatedDate"],
+                "Inbound": emails["Incoming"].astype(bool),
+                "ContactId": np.where(
+                    emails["Incoming"], emails["FromAddress"], emails["ToAddress"]
+                ),
+                "Text": emails["Subject"].fillna("") + "\n" + emails["TextBody"].fillna(""),
+            }
+        ),
+    ]
+    acts = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else parts[0].iloc[0:0]
+    )
+    acts = acts[acts["OpportunityId"].fillna("").str.startswith("006")]
+    is_email = acts["Kind"] == "email"
+    first_address = acts.loc[is_email, "ContactId"].fillna("").str.split(r"[;,]").str[0]
+    acts.loc[is_email, "ContactId"] = first_address.map(lambda a: by_email.get(normalise_email(a)))
+    acts["Known"] = acts[["Happened", "Created"]].max(axis=1)
+    acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
+    flags = signals.detect(acts["Text"], TEXT_SIGNALS)
+    acts = pd.concat([acts.drop(columns=["Text", "Happened", "Created"]), flags], axis=1)
+    return acts.reset_index(drop=True)

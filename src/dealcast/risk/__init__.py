@@ -1,0 +1,1 @@
+"""Risk detection: detectors with evidence, text signals, next best actions."""
