@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dealcast import cli_render
+from dealcast import cli_ml, cli_render
 from dealcast.cli_common import AsOfOpt, DbOpt, Format, FormatOpt, emit_json, err, resolve
 from dealcast.config import get_settings
 from dealcast.crm.export_import import import_export
@@ -24,6 +24,9 @@ ingest_app = typer.Typer(help="Bring CRM data into the store.", no_args_is_help=
 audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cli_ml.model_app, name="model")
+app.command("train")(cli_ml.cmd_train)
+app.command("score")(cli_ml.cmd_score)
 
 
 @ingest_app.command("export")

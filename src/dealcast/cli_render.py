@@ -178,5 +178,5 @@ def demo_summary(summary: Any) -> None:
     out.print(f"Demo org written to {summary.out_dir}: {counts}")
     out.print(
         f"{summary.won:,} won, {summary.lost:,} lost, {summary.open:,} open "
-        f"(win rate {summary.win_rate:.1%}) in {summary.seconds:.1f}s"
+        f"(win rate {summary.win_rate:.1%}) in {summary.elapsed_seconds:.1f}s"
     )
