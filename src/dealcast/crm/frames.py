@@ -20,7 +20,10 @@ IN_CHUNK = 900
 def read_frame(conn: Connection, table: Table, query: Select[Any]) -> pd.DataFrame:
     result = conn.execute(query)
     columns = list(result.keys())
-    frame = pd.DataFrame(result.fetchall(), columns=columns)
+    rows = result.fetchall()
+    # Column-wise construction: pandas inspects every row object otherwise (slow).
+    data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    frame = pd.DataFrame({c: pd.Series(list(v)) for c, v in zip(columns, data, strict=True)})
     return coerce(frame, table)
 
 

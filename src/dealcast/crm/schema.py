@@ -203,3 +203,14 @@ deal_features = Table(
     Column("computed_at", DateTime, nullable=False),
     Column("values", JSON, nullable=False),
 )
+
+# Text signals per activity, keyed by the text's hash: computed once, reused by every
+# feature build and risk scan (a regex pass over millions of emails is the slow part).
+text_signal = Table(
+    "text_signal",
+    metadata,
+    Column("activity_id", String(18), primary_key=True),
+    Column("text_hash", String(32), primary_key=True),
+    Column("version", String(16), nullable=False),
+    Column("flags", Integer, nullable=False),  # bit i = SIGNALS[i]
+)

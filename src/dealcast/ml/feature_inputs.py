@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ import pandas as pd
 from dealcast.crm.dedup import normalise_email
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
+from dealcast.risk.signal_cache import cached_signals
 from dealcast.risk.text_patterns import TextSignals
 
 TEXT_SIGNALS = ("pricing", "competitor", "budget_confirmed", "contract_review")
@@ -54,7 +56,7 @@ class FeatureInputs:
         history = _history(full.history(), state)
         closes = state.loc[state["IsClosed"], ["Id", "AccountId", "OwnerId", "ClosedAt", "IsWon"]]
         contacts = full.contacts()
-        activities = _activities(scoped, contacts, signals or TextSignals(), horizon)
+        activities = _activities(store, scoped, contacts, signals or TextSignals(), horizon)
         roles = scoped.contact_roles()[
             ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
         ]
@@ -99,19 +101,18 @@ def _history(hist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
 
 
 def _activities(
-    snap: object, contacts: pd.DataFrame, signals: TextSignals, horizon: datetime
+    store: Store, snap: Any, contacts: pd.DataFrame, signals: TextSignals, horizon: datetime
 ) -> pd.DataFrame:
     by_email = {
         normalise_email(e): i
         for i, e in zip(contacts["Id"], contacts["Email"], strict=True)
         if normalise_email(e)
     }
-    tasks = snap.tasks()  # type: ignore[attr-defined]
-    events = snap.events()  # type: ignore[attr-defined]
-    emails = snap.emails()  # type: ignore[attr-defined]
+    tasks, events, emails = snap.tasks(), snap.events(), snap.emails()
     parts = [
         pd.DataFrame(
             {
+                "Id": tasks["Id"],
                 "OpportunityId": tasks["WhatId"],
                 "Kind": np.where(
                     tasks["TaskSubtype"].fillna("").str.lower() == "call", "call", "task"
@@ -125,6 +126,7 @@ def _activities(
         ),
         pd.DataFrame(
             {
+                "Id": events["Id"],
                 "OpportunityId": events["WhatId"],
                 "Kind": "meeting",
                 "Happened": events["StartDateTime"]
@@ -138,6 +140,7 @@ def _activities(
         ),
         pd.DataFrame(
             {
+                "Id": emails["Id"],
                 "OpportunityId": emails["RelatedToId"],
                 "Kind": "email",
                 "Happened": emails["MessageDate"].fillna(emails["CreatedDate"]),
@@ -161,6 +164,6 @@ def _activities(
     acts.loc[is_email, "ContactId"] = first_address.map(lambda a: by_email.get(normalise_email(a)))
     acts["Known"] = acts[["Happened", "Created"]].max(axis=1)
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
-    flags = signals.detect(acts["Text"], TEXT_SIGNALS)
+    flags = cached_signals(store.engine, acts["Id"], acts["Text"], signals)[list(TEXT_SIGNALS)]
     acts = pd.concat([acts.drop(columns=["Text", "Happened", "Created"]), flags], axis=1)
     return acts.reset_index(drop=True)

@@ -177,7 +177,10 @@ def _rule_scores(feats: pd.DataFrame, as_of: datetime) -> list[DealScore]:
 
 
 def _feature_dict(row: pd.Series) -> dict[str, float | None]:
-    return {f: (None if pd.isna(row[f]) else float(row[f])) for f in FEATURE_NAMES}
+    values = row[list(FEATURE_NAMES)].to_numpy(float)
+    return {
+        f: (None if np.isnan(v) else float(v)) for f, v in zip(FEATURE_NAMES, values, strict=True)
+    }
 
 
 def _cached_or_rules(store: Store, as_of: datetime, open_deals: pd.DataFrame) -> list[DealScore]:
