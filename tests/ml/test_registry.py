@@ -54,7 +54,7 @@ def test_promote_and_rollback_are_audited(registry: Registry) -> None:
     registry.promote("1.1.0")
     assert registry.champion().version == "1.1.0"  # type: ignore[union-attr]
     assert registry.rollback().version == "1.0.0"
-    with pytest.raises(ValueError, match="registered: 1.1.0, 1.0.0"):
+    with pytest.raises(ValueError, match=r"registered: 1\.1\.0, 1\.0\.0"):
         registry.promote("9.9.9")
     store = Store(registry.engine)
     actions = [e.action for e in store.audit_entries()]
