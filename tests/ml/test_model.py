@@ -30,7 +30,7 @@ def test_fit_is_discriminative_and_calibrated(fitted: tuple[CalibratedModel, obj
     model, report = fitted
     assert report.validation.auc > 0.8  # type: ignore[attr-defined]
     assert report.validation.ece < 0.05  # type: ignore[attr-defined]
-    assert report.calibration in ("platt", "isotonic")  # type: ignore[attr-defined]
+    assert report.calibration in ("none", "platt", "isotonic")  # type: ignore[attr-defined]
     x, _ = _data(500, 9)
     p = model.predict(x)
     assert ((p >= calibration.P_MIN) & (p <= calibration.P_MAX)).all()
@@ -69,11 +69,11 @@ def test_calibrators_round_trip_and_choose() -> None:
     margin = rng.normal(size=3000)
     y = (rng.uniform(size=3000) < 1 / (1 + np.exp(-(2 * margin - 1)))).astype(int)
     best, scores = calibration.choose(margin[:1500], y[:1500], margin[1500:], y[1500:])
-    assert set(scores) == {"platt", "isotonic"}
+    assert set(scores) == {"none", "platt", "isotonic"}
     assert scores[best.kind]["brier"] == min(s["brier"] for s in scores.values())
     platt = calibration.Platt.fit(margin, y)
     assert platt.slope == pytest.approx(2, abs=0.2)
-    for cal in (platt, calibration.Isotonic.fit(margin, y)):
+    for cal in (platt, calibration.Isotonic.fit(margin, y), calibration.Identity(10)):
         again = calibration.from_dict(cal.to_dict())
         np.testing.assert_allclose(again.apply(margin), cal.apply(margin))
         assert (cal.support(margin) > 0).all()

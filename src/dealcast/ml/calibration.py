@@ -1,7 +1,7 @@
 """Probability calibration of raw model margins (log-odds): Platt or isotonic.
 
-Both are fitted on the calibration fold and compared on the validation fold (Brier, then
-log-loss); the better one is kept. Probabilities are clipped to [0.5%, 99.5%]: nothing in
+Both are fitted on the calibration fold and compared, with the uncalibrated model, on the
+validation fold (Brier, then log-loss); the best is kept. Probabilities are clipped to [0.5%, 99.5%]: nothing in
 a sales pipeline is certain, and a hard 0 or 1 would make log-loss infinite.
 """
 
@@ -28,6 +28,23 @@ class Calibrator(Protocol):
     def support(self, margin: np.ndarray) -> np.ndarray: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The model's own probabilities, when neither calibrator improves on them."""
+
+    n: int
+    kind: str = "none"
+
+    def apply(self, margin: np.ndarray) -> np.ndarray:
+        return np.clip(1.0 / (1.0 + np.exp(-np.asarray(margin, dtype=float))), P_MIN, P_MAX)
+
+    def support(self, margin: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(margin), float(self.n))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n": self.n}
 
 
 @dataclass(frozen=True)
@@ -92,18 +109,22 @@ class Isotonic:
 
 
 def from_dict(data: dict[str, Any]) -> Calibrator:
+    if data["kind"] == "none":
+        return Identity(data["n"])
     if data["kind"] == "platt":
         return Platt(data["slope"], data["intercept"], data["n"])
     if data["kind"] == "isotonic":
         return Isotonic(tuple(data["x"]), tuple(data["y"]), tuple(data["counts"]))
-    raise ValueError(f"unknown calibrator {data['kind']!r}; valid: platt, isotonic")
+    raise ValueError(f"unknown calibrator {data['kind']!r}; valid: none, platt, isotonic")
 
 
 def choose(
     margin_cal: np.ndarray, y_cal: np.ndarray, margin_val: np.ndarray, y_val: np.ndarray
 ) -> tuple[Calibrator, dict[str, dict[str, float]]]:
-    """Fit both on the calibration fold, keep the better on the validation fold."""
-    candidates: list[Calibrator] = [Platt.fit(margin_cal, y_cal), Isotonic.fit(margin_cal, y_cal)]
+    """Fit both on the calibration fold, keep the best of them and the uncalibrated model
+    on the validation fold (on small or drifting data, calibrating can make things worse)."""
+    candidates: list[Calibrator] = [
+        Identity(len(y_cal)), Platt.fit(margin_cal, y_cal), Isotonic.fit(margin_cal, y_cal)]
     scores = {}
     for cal in candidates:
         p = cal.apply(margin_val)
