@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from dealcast.cli_ml import train_model
 from dealcast.crm.schema import model_registry, prediction
 from dealcast.crm.store import Store
-from dealcast.ml import scoring
+from dealcast.ml import feature_store, scoring
+from dealcast.ml.feature_store import FeatureStore
 from dealcast.ml.model import CalibratedModel
 from tests.ml.conftest import DemoOrg, copy_store
 
@@ -106,14 +107,15 @@ def test_missing_features_are_imputed_and_lower_confidence(
     store: Store, demo_org: DemoOrg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     full = {d.opportunity_id: d for d in scoring.score(store, demo_org.as_of).deals}
-    real_compute = scoring.compute
+    FeatureStore(store).invalidate()
+    real_compute = feature_store.compute
 
     def lossy(*args: Any) -> Any:
         feats = real_compute(*args)
         feats[["email_response_rate", "owner_win_rate", "account_health_score"]] = float("nan")
         return feats
 
-    monkeypatch.setattr(scoring, "compute", lossy)
+    monkeypatch.setattr(feature_store, "compute", lossy)
     for d in scoring.score(store, demo_org.as_of).deals:
         assert {"email_response_rate", "owner_win_rate"} <= set(d.imputed)
         assert d.confidence < full[d.opportunity_id].confidence

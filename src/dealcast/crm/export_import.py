@@ -22,7 +22,7 @@ from dealcast.crm.csv_source import CsvSource, ImportFatal
 from dealcast.crm.dedup import assign_canonical
 from dealcast.crm.quality import QualityReport, assess
 from dealcast.crm.records import RECORD_TYPES, REQUIRED_OBJECTS, SfRecord
-from dealcast.crm.schema import CRM_TABLES, import_run, quarantine
+from dealcast.crm.schema import CRM_TABLES, deal_features, import_run, quarantine
 from dealcast.crm.store import Store
 from dealcast.crm.upsert import TableWriter, row_values
 from dealcast.crm.validation import TARGET_OBJECTS, KnownIds, Problem, RowValidator
@@ -165,6 +165,9 @@ class _Run:
         reports = [self._object(record) for record in RECORD_TYPES]
         read = sum(r.rows for r in reports)
         rejected = sum(r.quarantined for r in reports)
+        if any(r.inserted or r.updated for r in reports):
+            # materialised features describe the old data: let them be recomputed
+            self.conn.execute(deal_features.delete())
         quality = assess(self.conn, self.as_of, read, rejected)
         seconds = time.perf_counter() - started
         counts = {r.object: asdict(r) for r in reports}

@@ -124,7 +124,10 @@ def choose(
     """Fit both on the calibration fold, keep the best of them and the uncalibrated model
     on the validation fold (on small or drifting data, calibrating can make things worse)."""
     candidates: list[Calibrator] = [
-        Identity(len(y_cal)), Platt.fit(margin_cal, y_cal), Isotonic.fit(margin_cal, y_cal)]
+        Identity(len(y_cal)),
+        Platt.fit(margin_cal, y_cal),
+        Isotonic.fit(margin_cal, y_cal),
+    ]
     scores = {}
     for cal in candidates:
         p = cal.apply(margin_val)

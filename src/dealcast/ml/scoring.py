@@ -25,8 +25,8 @@ from dealcast.crm.schema import prediction
 from dealcast.crm.store import Store
 from dealcast.ml import explain
 from dealcast.ml.confidence import REVIEW_BELOW, RULES_CONFIDENCE, confidence
-from dealcast.ml.feature_inputs import FeatureInputs
-from dealcast.ml.features import FEATURE_NAMES, compute
+from dealcast.ml.feature_store import FeatureStore
+from dealcast.ml.features import FEATURE_NAMES
 from dealcast.ml.registry import ModelUnavailable, Registry
 from dealcast.ml.rules import RULES_VERSION, rule_probability, rule_reasons
 
@@ -102,8 +102,7 @@ def _score_fresh(
 ) -> tuple[list[DealScore], str, str | None]:
     if not ids:
         return [], _champion_version(store), None
-    inputs = FeatureInputs.load(store, as_of, ids)
-    feats = compute(inputs, pd.DataFrame({"OpportunityId": ids, "AsOf": as_of}))
+    feats = FeatureStore(store).features(as_of, ids)
     try:
         model, record = Registry(store.engine).load()
         return _model_scores(model, record.version, feats, as_of), record.version, None
