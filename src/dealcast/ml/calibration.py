@@ -1,8 +1,9 @@
 """Probability calibration of raw model margins (log-odds): Platt or isotonic.
 
 Both are fitted on the calibration fold and compared, with the uncalibrated model, on the
-validation fold (Brier, then log-loss); the best is kept. Probabilities are clipped to [0.5%, 99.5%]: nothing in
-a sales pipeline is certain, and a hard 0 or 1 would make log-loss infinite.
+validation fold (Brier, then log-loss); the best is kept. Probabilities are clipped to
+[0.5%, 99.5%]: nothing in a sales pipeline is certain, and a hard 0 or 1 would make log-loss
+infinite.
 """
 
 from __future__ import annotations

@@ -109,8 +109,12 @@ class FeatureStore:
         active = frame["activity_count_30d"].fillna(0).gt(0) | frame["days_since_last_inbound"].lt(
             self.policy.active_within_days
         )
-        limit = np.where(active, self.policy.active_every, self.policy.idle_every)
-        return frame[age.to_numpy() < limit].set_index("OpportunityId")
+        limit = np.where(
+            active.to_numpy(),
+            self.policy.active_every.total_seconds(),
+            self.policy.idle_every.total_seconds(),
+        )
+        return frame[age.dt.total_seconds().to_numpy() < limit].set_index("OpportunityId")
 
     def _save(self, fresh: pd.DataFrame) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
