@@ -1,7 +1,8 @@
 """`dealcast demo`: the main job on the embedded default, end to end.
 
-generate the demo org (if absent) -> ingest -> pipeline summary as of the as-of time.
-Scoring, risks and the Monte Carlo forecast join this flow as they land.
+generate the demo org (if absent) -> ingest -> train (if no model yet) -> score ->
+pipeline summary and the committed deals most at risk, with their reasons.
+Risks and the Monte Carlo forecast join this flow as they land.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from rich.table import Table
 
 from dealcast import cli_render
 from dealcast.cli_common import Run, emit_json, err, out
+from dealcast.cli_ml import train_model
 from dealcast.config import get_settings
 from dealcast.crm.demo import generate_demo_org
 from dealcast.crm.export_import import import_export
+from dealcast.ml.registry import Registry
+from dealcast.ml.scoring import score
 
 
 def run_demo(run: Run, *, seed: int, scale: float) -> None:
@@ -28,14 +32,40 @@ def run_demo(run: Run, *, seed: int, scale: float) -> None:
     err.print(f"Ingesting {folder} into {run.db_url} ...")
     with cli_render.import_progress() as hook:
         report = import_export(store, folder, actor=settings.actor, as_of=run.as_of, progress=hook)
+    registry = Registry(store.engine, settings.actor)
+    if registry.champion() is None:
+        err.print("Training the deal scorer ...")
+        _, message = train_model(store, run.as_of, settings.actor)
+        err.print(message)
+    err.print("Scoring open deals ...")
+    batch = score(store, run.as_of, actor=settings.actor)
     snap = store.as_of(run.as_of)
     open_deals = snap.open_opportunities()
     summary = pipeline_summary(open_deals, run)
+    scores = pd.DataFrame(
+        [
+            {
+                "Id": d.opportunity_id,
+                "p": d.win_probability / 100.0,
+                "confidence": d.confidence,
+                "factors": d.top_factors,
+            }
+            for d in batch.deals
+        ]
+    )
+    at_risk = committed_at_risk(open_deals.merge(scores, on="Id"), run)
+    summary["model_version"] = batch.model_version
+    summary["expected_this_quarter"] = expected_this_quarter(open_deals.merge(scores, on="Id"), run)
     if run.json:
-        emit_json({"import": report.as_dict(), "pipeline": summary})
+        emit_json({"import": report.as_dict(), "pipeline": summary, "at_risk": at_risk})
         return
     cli_render.import_report(report)
     _print_pipeline(summary, run)
+    _print_at_risk(at_risk)
+    out.print(
+        "Next: [bold]dealcast score --format json[/], [bold]dealcast deals[/], "
+        "[bold]dealcast model list[/], [bold]dealcast audit verify[/]."
+    )
 
 
 def pipeline_summary(open_deals: pd.DataFrame, run: Run) -> dict[str, Any]:
@@ -78,6 +108,55 @@ def _print_pipeline(summary: dict[str, Any], run: Run) -> None:
         "probability x amount, a baseline, not our forecast)."
     )
     out.print(
-        "Next: [bold]dealcast deals --format json[/], [bold]dealcast audit verify[/], "
-        "[bold]dealcast quarantine[/]."
+        f"Model {summary['model_version']}: expected bookings from open deals closing in "
+        f"{summary['quarter']} = {summary['expected_this_quarter']:,.0f} (sum of calibrated win "
+        "probability x amount; Monte Carlo intervals arrive with the forecast engine)."
     )
+
+
+def _in_quarter(deals: pd.DataFrame, run: Run) -> pd.Series:
+    quarter = pd.Timestamp(run.as_of).to_period("Q")
+    return deals["CloseDate"].dt.to_period("Q") == quarter
+
+
+def expected_this_quarter(scored: pd.DataFrame, run: Run) -> float:
+    mask = _in_quarter(scored, run)
+    return float((scored.loc[mask, "Amount"].fillna(0.0) * scored.loc[mask, "p"]).sum())
+
+
+def committed_at_risk(scored: pd.DataFrame, run: Run, top: int = 8) -> list[dict[str, Any]]:
+    """Commit / Best Case deals closing this quarter, ranked by the amount they put at risk."""
+    pool = scored[
+        _in_quarter(scored, run) & scored["ForecastCategoryName"].isin(["Commit", "Best Case"])
+    ].copy()
+    pool["at_risk"] = pool["Amount"].fillna(0.0) * (1.0 - pool["p"])
+    rows = []
+    for _, deal in pool.nlargest(top, "at_risk").iterrows():
+        against = [f["text"] for f in deal["factors"] if f["impact_pts"] < 0][:2]
+        rows.append(
+            {
+                "opportunity_id": deal["Id"],
+                "name": deal["Name"],
+                "category": deal["ForecastCategoryName"],
+                "amount": deal["Amount"],
+                "win_probability": round(deal["p"] * 100, 1),
+                "confidence": deal["confidence"],
+                "reasons": against,
+            }
+        )
+    return rows
+
+
+def _print_at_risk(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Committed deals most at risk this quarter")
+    for col in ("deal", "category", "amount", "win %", "why"):
+        table.add_column(col, justify="right" if col in ("amount", "win %") else "left")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["category"],
+            f"{r['amount'] or 0:,.0f}",
+            f"{r['win_probability']:.0f}",
+            "; ".join(r["reasons"]) or "-",
+        )
+    out.print(table)
