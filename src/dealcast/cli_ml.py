@@ -14,7 +14,7 @@ from dealcast.ml.compare import compare
 from dealcast.ml.feature_inputs import FeatureInputs
 from dealcast.ml.registry import Registry
 from dealcast.ml.scoring import DEFAULT_BUDGET_S, score
-from dealcast.ml.training import NotEnoughHistory, TrainingResult, train
+from dealcast.ml.training import NotEnoughHistory, TrainingResult, recalibrate, train
 
 model_app = typer.Typer(help="The deal-scorer registry.", no_args_is_help=True)
 
@@ -177,6 +177,43 @@ def model_rollback(db: DbOpt = None) -> None:
         resolve(db, None, Format.table).store().engine, get_settings().actor
     ).rollback()
     err.print(f"rolled back: deal_scorer {record.version} is the champion")
+
+
+@model_app.command("recalibrate")
+def model_recalibrate(
+    db: DbOpt = None, as_of: AsOfOpt = None, fmt: FormatOpt = Format.table
+) -> None:
+    """Refit the champion's calibration on the latest closes (a new PATCH version)."""
+    run = resolve(db, as_of, fmt)
+    store = run.store()
+    registry = Registry(store.engine, get_settings().actor)
+    model, record = registry.load()
+    new, report = recalibrate(model, FeatureInputs.load(store, run.as_of))
+    summary = {
+        "model": {
+            "auc": report.validation.auc,
+            "brier": report.validation.brier,
+            "log_loss": report.validation.log_loss,
+            "ece": report.validation.ece,
+        },
+        "calibration": report.calibration,
+        "recalibrated_from": record.version,
+    }
+    created = registry.register(
+        new,
+        trained_as_of=run.as_of,
+        data_hash=record.data_hash,
+        info={**record.info, **summary},
+        recalibration=True,
+    )
+    if run.json:
+        emit_json({"version": created.version, "status": created.status, **summary})
+    else:
+        err.print(
+            f"registered deal_scorer {created.version} ({created.status}), recalibrated "
+            f"from {record.version} with {report.calibration}; ECE "
+            f"{report.validation.ece:.4f}"
+        )
 
 
 @model_app.command("compare")

@@ -41,7 +41,8 @@ class DealScore:
     needs_review: bool
     model_version: str
     top_factors: list[dict[str, Any]]
-    scored_at: datetime  # the as-of instant the score describes
+    as_of: datetime  # the instant the score describes (features known by then)
+    scored_at: datetime  # wall-clock time it was computed
     stale: bool = False
     imputed: list[str] = field(default_factory=list)
     features: dict[str, float | None] = field(default_factory=dict, repr=False)
@@ -142,7 +143,8 @@ def _model_scores(
                 top_factors=explain.top_factors(
                     series, list(model.features), impacts[i], set(missing)
                 ),
-                scored_at=as_of,
+                as_of=as_of,
+                scored_at=_now(),
                 imputed=missing,
                 features=_feature_dict(series),
             )
@@ -168,7 +170,8 @@ def _rule_scores(feats: pd.DataFrame, as_of: datetime) -> list[DealScore]:
                 }
                 for text, pts in rule_reasons(feats.iloc[i])
             ],
-            scored_at=as_of,
+            as_of=as_of,
+            scored_at=_now(),
             features=_feature_dict(feats.iloc[i]),
         )
         for i in range(len(feats))
@@ -205,7 +208,8 @@ def _cached_or_rules(store: Store, as_of: datetime, open_deals: pd.DataFrame) ->
                     needs_review=hit.needs_review,
                     model_version=hit.model_version,
                     top_factors=payload.get("top_factors", []),
-                    scored_at=hit.as_of,
+                    as_of=hit.as_of,
+                    scored_at=hit.scored_at,
                     stale=True,
                     imputed=payload.get("imputed", []),
                 )
@@ -228,20 +232,24 @@ def _cached_or_rules(store: Store, as_of: datetime, open_deals: pd.DataFrame) ->
                         f"{stage_p:.0f}% (no score within the time budget)",
                     }
                 ],
-                scored_at=as_of,
+                as_of=as_of,
+                scored_at=_now(),
             )
         )
     return out
 
 
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def _persist(store: Store, batch: ScoreBatch, actor: str) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         {
             "batch_id": batch.batch_id,
             "opportunity_id": d.opportunity_id,
-            "as_of": d.scored_at,
-            "scored_at": now,
+            "as_of": d.as_of,
+            "scored_at": d.scored_at,
             "model_version": d.model_version,
             "win_probability": d.win_probability,
             "confidence": d.confidence,

@@ -10,6 +10,7 @@ that closed after the ones it is judged on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dealcast.ml import metrics
+from dealcast.ml import calibration, metrics
 from dealcast.ml.feature_inputs import FeatureInputs
 from dealcast.ml.features import FEATURE_NAMES, compute
 from dealcast.ml.model import CalibratedModel, FitReport, ModelParams
@@ -137,3 +138,24 @@ def train(inputs: FeatureInputs, params: ModelParams | None = None) -> TrainingR
     }
     counts.update({"examples": len(examples), "deals": examples["OpportunityId"].nunique()})
     return TrainingResult(model, fit, baselines, window, counts, data_hash(examples), examples)
+
+
+def recalibrate(model: CalibratedModel, inputs: FeatureInputs) -> tuple[CalibratedModel, FitReport]:
+    """Same trees, a calibrator refitted on the latest closes: a PATCH version. Use it when
+    win rates drift but the ranking still holds (compare before promoting: the newest
+    folds may include deals the trees were trained on)."""
+    examples = build_examples(inputs)
+    fold = time_split(examples)
+    cal, valid = examples[fold == "calibration"], examples[fold == "validation"]
+    m_cal, m_val = model.margin(cal[model.features]), model.margin(valid[model.features])
+    calibrator, scores = calibration.choose(
+        m_cal, cal["Label"].to_numpy(), m_val, valid["Label"].to_numpy()
+    )
+    new = dataclasses.replace(model, calibrator=calibrator)
+    report = FitReport(
+        calibration=calibrator.kind,
+        calibration_scores=scores,
+        validation=metrics.evaluate(valid["Label"].to_numpy(), calibrator.apply(m_val)),
+        folds={"train": 0, "calibration": len(cal), "validation": len(valid)},
+    )
+    return new, report

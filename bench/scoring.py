@@ -1,0 +1,184 @@
+"""Deal-scoring benchmarks on the demo org: walk-forward quality, and speed.
+
+quality: at each snapshot date T, train on deals closed before T (our time split), score the
+  deals open at T, and judge them on how they ended (deals still open today are left out).
+  Baselines on the same deals: Salesforce stage probability, rule-based scorer.
+  Targets: AUC >= stage baseline + 0.10, ECE <= 0.03.
+speed: scale-10 org; features + calibrated score + exact TreeSHAP top factors for every
+  open deal, as a ratio to bare `predict` + `pred_contribs` on the same matrix; exact SHAP
+  for 100k deals (target < 15 s); an incremental rescore of 500 changed deals (< 0.5 s).
+
+    .venv/bin/python bench/scoring.py quality [--scale 1]
+    .venv/bin/python bench/scoring.py speed [--scale 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import OUT, TODAY, best_of, demo_export  # noqa: E402
+
+from dealcast.cli_ml import train_model  # noqa: E402
+from dealcast.crm.export_import import import_export  # noqa: E402
+from dealcast.crm.store import Store  # noqa: E402
+from dealcast.ml import explain, metrics  # noqa: E402
+from dealcast.ml.feature_inputs import FeatureInputs  # noqa: E402
+from dealcast.ml.feature_store import FeatureStore  # noqa: E402
+from dealcast.ml.features import FEATURE_NAMES, compute  # noqa: E402
+from dealcast.ml.registry import Registry  # noqa: E402
+from dealcast.ml.rules import rule_probability  # noqa: E402
+from dealcast.ml.scoring import _score_fresh  # noqa: E402
+from dealcast.ml.training import train  # noqa: E402
+
+END = datetime(TODAY.year, TODAY.month, TODAY.day, 23, 59, 59)
+
+
+def demo_store(scale: float) -> Store:
+    db = OUT / f"scoring-scale{scale:g}.db"
+    fresh = not db.exists()
+    store = Store.open(f"sqlite:///{db}")
+    if fresh:
+        print(f"importing scale {scale:g} ...", flush=True)
+        import_export(store, demo_export(scale), actor="bench", as_of=END)
+    return store
+
+
+def quality(scale: float) -> dict[str, Any]:
+    store = demo_store(scale)
+    final = store.as_of(END).opportunities().set_index("Id")
+    snapshots = pd.date_range("2025-03-31", "2026-06-30", freq="QE") + pd.Timedelta(
+        hours=23, minutes=59
+    )
+    pooled: dict[str, list[np.ndarray]] = {"y": [], "model": [], "stage": [], "rules": []}
+    per_date = []
+    for t in snapshots:
+        inputs = FeatureInputs.load(store, t.to_pydatetime())
+        result = train(inputs)
+        open_ids = store.as_of(t).open_opportunities()["Id"]
+        done = final.loc[open_ids]
+        judged = done[done["IsClosed"]].index
+        feats = compute(inputs, pd.DataFrame({"OpportunityId": judged, "AsOf": t}))
+        y = final.loc[judged, "IsWon"].to_numpy(int)
+        scores = {
+            "model": result.model.predict(feats[list(FEATURE_NAMES)]),
+            "stage": feats["sf_probability"].fillna(10).to_numpy() / 100.0,
+            "rules": rule_probability(feats),
+        }
+        row = {
+            "as_of": str(t.date()),
+            "deals": len(y),
+            "won": int(y.sum()),
+            "calibration": result.fit.calibration,
+        }
+        for name, p in scores.items():
+            m = metrics.evaluate(y, p)
+            row[name] = {"auc": round(m.auc, 4), "brier": round(m.brier, 4), "ece": round(m.ece, 4)}
+            pooled[name].append(p)
+        pooled["y"].append(y)
+        per_date.append(row)
+        print(
+            f"{row['as_of']}: {row['deals']:,} deals judged, AUC model "
+            f"{row['model']['auc']:.3f} / stage {row['stage']['auc']:.3f} / rules "
+            f"{row['rules']['auc']:.3f}; ECE model {row['model']['ece']:.3f}",
+            flush=True,
+        )
+    y_all = np.concatenate(pooled["y"])
+    summary = {}
+    for name in ("model", "stage", "rules"):
+        m = metrics.evaluate(y_all, np.concatenate(pooled[name]))
+        summary[name] = {
+            "auc": round(m.auc, 4),
+            "brier": round(m.brier, 4),
+            "ece": round(m.ece, 4),
+            "log_loss": round(m.log_loss, 4),
+        }
+    summary["auc_gain_over_stage"] = round(summary["model"]["auc"] - summary["stage"]["auc"], 4)
+    return {"per_snapshot": per_date, "pooled": summary, "judged": len(y_all)}
+
+
+def speed(scale: float) -> dict[str, Any]:
+    store = demo_store(scale)
+    registry = Registry(store.engine, "bench")
+    if registry.champion() is None:
+        start = time.perf_counter()
+        print(f"training at scale {scale:g} ...", flush=True)
+        train_model(store, END, "bench")
+        print(f"  trained in {time.perf_counter() - start:.1f}s", flush=True)
+    model, record = registry.load()
+    ids = list(store.as_of(END).open_opportunities()["Id"])
+    out: dict[str, Any] = {
+        "open_deals": len(ids),
+        "model_version": record.version,
+        "trees": model.params.n_estimators,
+        "depth": model.params.max_depth,
+    }
+
+    def full() -> None:
+        feats = compute(
+            FeatureInputs.load(store, END, ids), pd.DataFrame({"OpportunityId": ids, "AsOf": END})
+        )
+        values = feats[model.features].astype(float)
+        margin = model.margin(values)
+        model.calibrator.apply(margin)
+        impacts = explain.impacts(model.contributions(values), margin, model.calibrator)
+        for i in range(len(values)):
+            explain.top_factors(feats.iloc[i], model.features, impacts[i], set())
+
+    feats = compute(
+        FeatureInputs.load(store, END, ids), pd.DataFrame({"OpportunityId": ids, "AsOf": END})
+    )
+    matrix = xgb.DMatrix(
+        feats[model.features].astype(float).fillna(model.medians).to_numpy(float),
+        feature_names=model.features,
+    )
+
+    def bare() -> None:
+        model.booster.predict(matrix)
+        model.booster.predict(matrix, pred_contribs=True)
+
+    out["full_pipeline_s"] = round(best_of(full, 2), 3)
+    out["bare_predict_contribs_s"] = round(best_of(bare), 3)
+    out["ratio_full_to_bare"] = round(out["full_pipeline_s"] / out["bare_predict_contribs_s"], 1)
+
+    big = feats[model.features].astype(float)
+    big = pd.concat([big] * (100_000 // len(big) + 1), ignore_index=True).iloc[:100_000]
+    out["exact_shap_100k_s"] = round(best_of(lambda: model.contributions(big), 2), 3)
+
+    changed = ids[:500]
+    fs = FeatureStore(store)
+    fs.features(END, ids)  # everything materialised, as after a normal scoring run
+
+    def incremental() -> None:
+        fs.invalidate(changed)
+        _score_fresh(store, END, changed)
+
+    out["incremental_500_s"] = round(best_of(incremental, 3), 3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("what", choices=["quality", "speed"])
+    parser.add_argument("--scale", type=float, default=None)
+    args = parser.parse_args()
+    scale = args.scale or (1.0 if args.what == "quality" else 10.0)
+    result = quality(scale) if args.what == "quality" else speed(scale)
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"scoring-{args.what}.json").write_text(json.dumps(result, indent=2, default=str))
+    print(json.dumps(result if args.what == "speed" else result["pooled"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
