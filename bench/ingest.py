@@ -17,11 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, demo_export  # noqa: E402
-
-from dealcast.crm.export_import import import_export  # noqa: E402
-from dealcast.crm.records import RECORD_TYPES  # noqa: E402
-from dealcast.crm.store import Store  # noqa: E402
+from common import OUT, demo_export
+from dealcast.crm.export_import import import_export
+from dealcast.crm.records import RECORD_TYPES
+from dealcast.crm.store import Store
 
 
 def floor_seconds(folder: Path) -> tuple[float, int]:

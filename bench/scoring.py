@@ -28,19 +28,18 @@ import xgboost as xgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, TODAY, best_of, demo_export  # noqa: E402
-
-from dealcast.cli_ml import train_model  # noqa: E402
-from dealcast.crm.export_import import import_export  # noqa: E402
-from dealcast.crm.store import Store  # noqa: E402
-from dealcast.ml import explain, metrics  # noqa: E402
-from dealcast.ml.feature_inputs import FeatureInputs  # noqa: E402
-from dealcast.ml.feature_store import FeatureStore  # noqa: E402
-from dealcast.ml.features import FEATURE_NAMES, compute  # noqa: E402
-from dealcast.ml.registry import Registry  # noqa: E402
-from dealcast.ml.rules import rule_probability  # noqa: E402
-from dealcast.ml.scoring import _score_fresh  # noqa: E402
-from dealcast.ml.training import train  # noqa: E402
+from common import OUT, TODAY, best_of, demo_export
+from dealcast.cli_ml import train_model
+from dealcast.crm.export_import import import_export
+from dealcast.crm.store import Store
+from dealcast.ml import explain, metrics
+from dealcast.ml.feature_inputs import FeatureInputs
+from dealcast.ml.feature_store import FeatureStore
+from dealcast.ml.features import FEATURE_NAMES, compute
+from dealcast.ml.registry import Registry
+from dealcast.ml.rules import rule_probability
+from dealcast.ml.scoring import _score_fresh
+from dealcast.ml.training import train
 
 END = datetime(TODAY.year, TODAY.month, TODAY.day, 23, 59, 59)
 
