@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     args = parser.parse_args()
     folder = demo_export(args.scale)
-    db_path = OUT / f"ingest-scale{args.scale:g}.db"
+    db_path = OUT / f"demo-scale{args.scale:g}.db"  # bench/scoring.py reuses it
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     store = Store.open(args.db or f"sqlite:///{db_path}")

@@ -45,7 +45,7 @@ END = datetime(TODAY.year, TODAY.month, TODAY.day, 23, 59, 59)
 
 
 def demo_store(scale: float) -> Store:
-    db = OUT / f"scoring-scale{scale:g}.db"
+    db = OUT / f"demo-scale{scale:g}.db"  # shared with bench/ingest.py
     fresh = not db.exists()
     store = Store.open(f"sqlite:///{db}")
     if fresh:
