@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from dealcast.crm import audit
 from dealcast.crm.db import make_engine, migrate
 from dealcast.crm.pit import Snapshot
-from dealcast.crm.schema import CRM_TABLES, quarantine
+from dealcast.crm.schema import CRM_TABLES, metadata, quarantine
 from dealcast.crm.stages import STANDARD_STAGES, StageConfig
 
 
@@ -79,6 +79,7 @@ class Store:
                 rows = conn.execute(select(table).order_by(table.c.Id)).all()
                 out[name] = [tuple(r) for r in rows]
             for extra in ("quarantine", "import_run", "audit_log", "audit_head"):
-                table = CRM_TABLES["User"].metadata.tables[extra]
-                out[extra] = [tuple(r) for r in conn.execute(select(table)).all()]
+                table = metadata.tables[extra]
+                query = select(table).order_by(*table.primary_key.columns)
+                out[extra] = [tuple(r) for r in conn.execute(query).all()]
         return out
