@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -113,6 +114,7 @@ def test_files_headers_and_summary(small: Org) -> None:
     assert summary.counts["Opportunity"] == 500 and summary.out_dir == small.folder
     assert summary.won + summary.lost + summary.open == len(small.live())
     assert summary.elapsed_seconds > 0
+    assert json.loads(json.dumps(summary.as_dict()))["counts"] == summary.counts
     assert (small.folder / "_truth" / "README.md").is_file()
 
 
@@ -318,6 +320,34 @@ def test_latent_drivers_shape_outcomes(medium: Org) -> None:
         assert sign * (_rate(yes) - _rate(no)) > 0.1, driver
 
 
+def _per_week(org: Org, opp_id: str, start: str, stop: str) -> float:
+    acts = org.by_opp[opp_id]
+    times = [e["MessageDate"] for e in acts["EmailMessage"]]
+    times += [a["CreatedDate"] for a in acts["Task"] if a["Status"] == "Completed"]
+    times += [a["StartDateTime"] for a in acts["Event"]]
+    weeks = max((dt(stop) - dt(start)).days / 7, 1.0)
+    return sum(start <= t < stop for t in times) / weeks
+
+
+def test_activity_follows_engagement_and_decays_when_stalled(medium: Org) -> None:
+    cutoff = "2025-06-15T00:00:00.000Z"
+    rates: dict[str, list[float]] = defaultdict(list)
+    before, after = [], []
+    for opp_id, t in medium.truth.items():
+        opp = medium.opps[opp_id]
+        stop = t["closed_at"] or cutoff
+        level = float(t["engagement"])
+        if t["stalled"] == "false" and t["ghosting"] == "false":
+            band = "low" if level < 0.35 else "high" if level > 0.65 else "mid"
+            rates[band].append(_per_week(medium, opp_id, opp["CreatedDate"], stop))
+        if t["stalled"] == "true" and not t["stall_end"]:
+            before.append(_per_week(medium, opp_id, opp["CreatedDate"], t["stall_start"]))
+            after.append(_per_week(medium, opp_id, t["stall_start"], stop))
+    mean = {band: sum(v) / len(v) for band, v in rates.items()}
+    assert mean["low"] < 0.8 * mean["mid"] < 0.8 * mean["high"]
+    assert len(after) > 50 and sum(after) < 0.5 * sum(before)
+
+
 def _email_of(org: Org) -> dict[str, str]:
     return {c["Id"]: c["Email"].strip().lower() for c in org.t["Contact"]}
 
@@ -426,5 +456,10 @@ def test_truth_file_is_complete_and_documented(small: Org) -> None:
         assert t["outcome"] == (
             "open" if opp["IsClosed"] == "false" else "won" if opp["IsWon"] == "true" else "lost"
         )
+        if t["outcome"] == "open":
+            assert not t["closed_at"] and t["eventual_close_at"] >= "2025-06-15"
+        else:
+            assert t["eventual_outcome"] == t["outcome"]
+            assert t["eventual_close_at"] == t["closed_at"] < "2025-06-15"
         for column in ("ghost_start", "budget_confirmed_at", "competitor_first_at", "stall_start"):
             assert t[column] == "" or opp["CreatedDate"] <= t[column] < "2025-06-15"
