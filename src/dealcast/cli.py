@@ -141,7 +141,7 @@ def demo_data(
     end = date.fromisoformat(today) if today else resolve(None, None, fmt).as_of.date()
     summary = generate_demo_org(out, seed=seed, scale=scale, today=end)
     if fmt is Format.json:
-        emit_json(summary.__dict__)
+        emit_json(summary.as_dict())
     else:
         cli_render.demo_summary(summary)
 

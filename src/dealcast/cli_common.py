@@ -84,6 +84,8 @@ def to_jsonable(value: Any) -> Any:
         return None if pd.isna(value) else value.isoformat()
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):

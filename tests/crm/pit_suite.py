@@ -315,3 +315,16 @@ def test_adding_data_dated_after_t_changes_nothing_at_t(loaded: Store, tmp_path:
     after = _frames(loaded, t)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(_sorted(frame), _sorted(after[name]), obj=name)
+
+
+def test_history_forecast_category_api_values_become_labels(store: Store, tmp_path: Path) -> None:
+    folder = minimal_export(tmp_path / "api")
+    path = folder / "OpportunityHistory.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(",Best Case,", ",BestCase,").replace(",Commit,", ",Forecast,"),
+        encoding="utf-8",
+    )
+    import_export(store, folder, actor="t", as_of=datetime(2025, 7, 1))
+    assert _opp(store, "2025-03-01")["ForecastCategoryName"] == "Best Case"
+    assert _opp(store, "2025-06-01")["ForecastCategoryName"] == "Commit"

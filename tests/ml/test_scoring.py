@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select, update
 
@@ -116,6 +117,14 @@ def test_missing_features_are_imputed_and_lower_confidence(
         return feats
 
     monkeypatch.setattr(feature_store, "compute", lossy)
-    for d in scoring.score(store, demo_org.as_of).deals:
+    lossy_scores = scoring.score(store, demo_org.as_of).deals
+    for d in lossy_scores:
+        before = full[d.opportunity_id]
         assert {"email_response_rate", "owner_win_rate"} <= set(d.imputed)
-        assert d.confidence < full[d.opportunity_id].confidence
+        assert d.confidence_factors["completeness"] < before.confidence_factors["completeness"]
+        # the score is confidence = 100 x completeness x familiarity x certainty
+        assert d.confidence == pytest.approx(
+            100 * np.prod(list(d.confidence_factors.values())), abs=0.2
+        )
+    mean = np.mean([d.confidence for d in lossy_scores])
+    assert mean < np.mean([d.confidence for d in full.values()])

@@ -29,6 +29,14 @@ from dealcast.crm.frames import read_frame, read_in_chunks
 from dealcast.crm.schema import CRM_TABLES
 from dealcast.crm.stages import StageConfig
 
+# OpportunityHistory.ForecastCategory holds API values; Opportunity.ForecastCategoryName
+# holds labels. Exports carry either, depending on the tool: normalise to the labels.
+FORECAST_CATEGORY_LABELS = {
+    "BestCase": "Best Case",
+    "Forecast": "Commit",
+    "MostLikely": "Most Likely",
+}
+
 STATE_FIELDS = {  # Opportunity field -> OpportunityHistory field
     "StageName": "StageName",
     "Amount": "Amount",
@@ -136,8 +144,10 @@ class Snapshot:
         out["IsClosed"] = stage.map(lambda s: s.is_closed).astype(bool)
         out["IsWon"] = stage.map(lambda s: s.is_won).astype(bool)
         out["Probability"] = out["Probability"].fillna(stage.map(lambda s: s.probability))
-        out["ForecastCategoryName"] = out["ForecastCategoryName"].fillna(
-            stage.map(lambda s: s.forecast_category)
+        out["ForecastCategoryName"] = (
+            out["ForecastCategoryName"]
+            .replace(FORECAST_CATEGORY_LABELS)
+            .fillna(stage.map(lambda s: s.forecast_category))
         )
         out["ClosedAt"] = out["StageEnteredAt"].where(out["IsClosed"])
 

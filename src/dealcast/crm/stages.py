@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-FORECAST_CATEGORIES = ("Pipeline", "Best Case", "Commit", "Closed", "Omitted")
+FORECAST_CATEGORIES = ("Pipeline", "Best Case", "Most Likely", "Commit", "Closed", "Omitted")
 
 
 @dataclass(frozen=True)

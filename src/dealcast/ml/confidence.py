@@ -27,8 +27,9 @@ def confidence(
     high: dict[str, float],
     p: np.ndarray,
     support: np.ndarray,
-) -> np.ndarray:
-    """`values`: the raw feature values (NaN where missing); `imputed`: bool mask, same shape."""
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`values`: the raw feature values (NaN where missing); `imputed`: bool mask, same shape.
+    Returns the score and its three factors (each 0-1), so a reader can see why."""
     cols = list(values.columns)
     completeness = 1.0 - 0.6 * imputed.mean(axis=1)
     lo = np.array([low[c] for c in cols])
@@ -38,4 +39,5 @@ def confidence(
     familiarity = 1.0 - 0.5 * outside.mean(axis=1)
     se = np.sqrt(p * (1 - p) / np.maximum(support, 1.0))
     certainty = 1.0 - np.minimum(0.5, 2.0 * se)
-    return np.round(100.0 * completeness * familiarity * certainty, 1)
+    factors = {"completeness": completeness, "familiarity": familiarity, "certainty": certainty}
+    return np.round(100.0 * completeness * familiarity * certainty, 1), factors

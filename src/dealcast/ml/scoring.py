@@ -45,6 +45,7 @@ class DealScore:
     scored_at: datetime  # wall-clock time it was computed
     stale: bool = False
     imputed: list[str] = field(default_factory=list)
+    confidence_factors: dict[str, float] = field(default_factory=dict)
     features: dict[str, float | None] = field(default_factory=dict, repr=False)
 
 
@@ -128,7 +129,9 @@ def _model_scores(
     p = model.calibrator.apply(margin)
     contribs = model.contributions(values)
     impacts = explain.impacts(contribs, margin, model.calibrator)
-    conf = confidence(values, imputed, model.low, model.high, p, model.calibrator.support(margin))
+    conf, factors = confidence(
+        values, imputed, model.low, model.high, p, model.calibrator.support(margin)
+    )
     out = []
     for i, row in enumerate(feats.itertuples(index=False)):
         series = feats.iloc[i]
@@ -146,6 +149,7 @@ def _model_scores(
                 as_of=as_of,
                 scored_at=_now(),
                 imputed=missing,
+                confidence_factors={k: round(float(v[i]), 3) for k, v in factors.items()},
                 features=_feature_dict(series),
             )
         )
