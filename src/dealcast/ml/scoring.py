@@ -29,6 +29,7 @@ from dealcast.ml.feature_store import FeatureStore
 from dealcast.ml.features import FEATURE_NAMES
 from dealcast.ml.registry import ModelUnavailable, Registry
 from dealcast.ml.rules import RULES_VERSION, rule_probability, rule_reasons
+from dealcast.risk.actions import recommend
 
 DEFAULT_BUDGET_S = 60.0
 
@@ -46,6 +47,7 @@ class DealScore:
     stale: bool = False
     imputed: list[str] = field(default_factory=list)
     confidence_factors: dict[str, float] = field(default_factory=dict)
+    next_best_actions: list[dict[str, Any]] = field(default_factory=list)
     features: dict[str, float | None] = field(default_factory=dict, repr=False)
 
 
@@ -129,6 +131,8 @@ def _model_scores(
     p = model.calibrator.apply(margin)
     contribs = model.contributions(values)
     impacts = explain.impacts(contribs, margin, model.calibrator)
+    against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
+    actions = recommend(model, feats, [[] for _ in range(len(feats))], against)
     conf, factors = confidence(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
@@ -150,6 +154,7 @@ def _model_scores(
                 scored_at=_now(),
                 imputed=missing,
                 confidence_factors={k: round(float(v[i]), 3) for k, v in factors.items()},
+                next_best_actions=actions[i],
                 features=_feature_dict(series),
             )
         )
