@@ -10,7 +10,8 @@ from dealcast.risk.actions import ACTIONS, recommend
 class LinearScorer:
     """p = 0.2 + 0.3 x decision maker + 0.1 x budget - 0.05 x overdue; nothing else matters."""
 
-    features = list(FEATURE_NAMES)
+    def __init__(self) -> None:
+        self.features = list(FEATURE_NAMES)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         overdue = (frame["days_to_close"] < 0).astype(float)
