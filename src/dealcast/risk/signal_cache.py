@@ -10,8 +10,8 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dealcast.crm.frames import IN_CHUNK
 from dealcast.crm.schema import text_signal
@@ -36,15 +36,18 @@ def cached_signals(
     keys: list[tuple[str, str]] = list(zip(ids.astype(str), hashes.astype(str), strict=True))
     found: dict[tuple[str, str], int] = {}
     with engine.connect() as conn:
-        for i in range(0, len(keys), IN_CHUNK // 2):
-            chunk = keys[i : i + IN_CHUNK // 2]
+        # Look up by activity id alone (the primary key's leading column, so an index seek);
+        # a row-value IN on both columns makes SQLite scan the whole table per query.
+        wanted = set(keys)
+        for i in range(0, len(keys), IN_CHUNK):
+            chunk = [k[0] for k in keys[i : i + IN_CHUNK]]
             query = select(
                 text_signal.c.activity_id, text_signal.c.text_hash, text_signal.c.flags
-            ).where(
-                tuple_(text_signal.c.activity_id, text_signal.c.text_hash).in_(chunk),
-                text_signal.c.version == ver,
-            )
-            found.update({(str(r[0]), str(r[1])): int(r[2]) for r in conn.execute(query)})
+            ).where(text_signal.c.activity_id.in_(chunk), text_signal.c.version == ver)
+            for r in conn.execute(query):
+                key = (str(r[0]), str(r[1]))
+                if key in wanted:
+                    found[key] = int(r[2])
     flags = np.array([found.get(k, -1) for k in keys], dtype=np.int64)
     todo = np.flatnonzero(flags < 0)
     if len(todo):
@@ -59,20 +62,18 @@ def cached_signals(
 
 
 def _store(engine: Engine, rows: dict[tuple[str, str], int], ver: str) -> None:
-    """Replace whatever an older version left under these keys. A concurrent writer that got
-    there first wrote the same values, so a conflict is harmless."""
-    keys = list(rows)
-    columns = tuple_(text_signal.c.activity_id, text_signal.c.text_hash)
-    try:
-        with engine.begin() as conn:
-            for i in range(0, len(keys), IN_CHUNK // 2):
-                conn.execute(text_signal.delete().where(columns.in_(keys[i : i + IN_CHUNK // 2])))
+    """Upsert: replace whatever an older version left under these keys (and tolerate a
+    concurrent writer that stored the same values first)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    values = [
+        {"activity_id": a, "text_hash": h, "version": ver, "flags": f} for (a, h), f in rows.items()
+    ]
+    with engine.begin() as conn:
+        for i in range(0, len(values), 5000):
+            stmt = dialect.insert(text_signal).values(values[i : i + 5000])
             conn.execute(
-                text_signal.insert(),
-                [
-                    {"activity_id": a, "text_hash": h, "version": ver, "flags": f}
-                    for (a, h), f in rows.items()
-                ],
+                stmt.on_conflict_do_update(
+                    index_elements=["activity_id", "text_hash"],
+                    set_={"version": stmt.excluded.version, "flags": stmt.excluded.flags},
+                )
             )
-    except IntegrityError:
-        pass
