@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, Table, func, select, union_all
 
-from dealcast.crm.frames import read_frame, read_in_chunks
+from dealcast.crm.frames import IN_CHUNK, read_frame, read_in_chunks
 from dealcast.crm.schema import CRM_TABLES
 from dealcast.crm.stages import StageConfig
 
@@ -168,7 +168,16 @@ class Snapshot:
             )
         acts = union_all(*parts).subquery()
         query = select(acts.c.WhatId, func.max(acts.c.ActivityDate).label("ActivityDate"))
-        rows = conn.execute(query.group_by(acts.c.WhatId)).all()
+        query = query.group_by(acts.c.WhatId)
+        if self.opportunity_ids is None:
+            rows = conn.execute(query).all()
+        else:  # a few deals: aggregate only theirs
+            ids = self.opportunity_ids
+            rows = [
+                r
+                for i in range(0, len(ids), IN_CHUNK)
+                for r in conn.execute(query.where(acts.c.WhatId.in_(ids[i : i + IN_CHUNK])))
+            ]
         series = pd.Series({r[0]: r[1] for r in rows}, dtype=object)
         return pd.to_datetime(series).astype("datetime64[ns]")
 

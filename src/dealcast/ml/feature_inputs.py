@@ -23,6 +23,7 @@ import pandas as pd
 from dealcast.crm.dedup import normalise_email
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
+from dealcast.ml.org_context import org_context
 from dealcast.risk.signal_cache import cached_signals
 from dealcast.risk.text_patterns import TextSignals
 
@@ -48,20 +49,22 @@ class FeatureInputs:
         opportunity_ids: Iterable[str] | None = None,
         signals: TextSignals | None = None,
     ) -> FeatureInputs:
-        full = store.as_of(horizon)
         ids = None if opportunity_ids is None else sorted(set(opportunity_ids))
         scoped = store.as_of(horizon, ids)
-        state = full.opportunities()
+        if ids is None:  # everything, exactly at the horizon (training, backtests)
+            full = store.as_of(horizon)
+            state, raw_history, contacts = full.opportunities(), full.history(), full.contacts()
+        else:
+            state, raw_history, contacts = org_context(store, scoped)
         opps = state[["Id", "AccountId", "OwnerId", "CreatedDate", "LastModifiedDate"]].copy()
-        history = _history(full.history(), state)
+        history = _history(raw_history, state)
         closes = state.loc[state["IsClosed"], ["Id", "AccountId", "OwnerId", "ClosedAt", "IsWon"]]
-        contacts = full.contacts()
         activities = _activities(store, scoped, contacts, signals or TextSignals(), horizon)
         roles = scoped.contact_roles()[
             ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
         ]
         return cls(
-            horizon=full.as_of,
+            horizon=scoped.as_of,
             stages=store.stages,
             opps=opps.rename(columns={"Id": "OpportunityId"}).reset_index(drop=True),
             history=history,
