@@ -53,13 +53,27 @@ class FeatureInputs:
         scoped = store.as_of(horizon, ids)
         if ids is None:  # everything, exactly at the horizon (training, backtests)
             full = store.as_of(horizon)
-            state, raw_history, contacts = full.opportunities(), full.history(), full.contacts()
-        else:
-            state, raw_history, contacts = org_context(store, scoped)
+            state, contacts = full.opportunities(), full.contacts()
+            history = _history(full.history(), state)
+            by_email = email_index(contacts)
+        else:  # a few deals: org-wide parts from the hourly cache (see org_context)
+            splice = org_context(store, scoped)
+            org = splice.org
+            state = pd.concat(
+                [splice.without_targets(org.state, "Id"), splice.state], ignore_index=True
+            )
+            org_history = org.derive("history", lambda: _history(org.history, org.state))
+            history = pd.concat(
+                [
+                    splice.without_targets(org_history, "OpportunityId"),
+                    _history(splice.history, splice.state),
+                ],
+                ignore_index=True,
+            )
+            by_email = org.derive("emails", lambda: email_index(org.contacts))
         opps = state[["Id", "AccountId", "OwnerId", "CreatedDate", "LastModifiedDate"]].copy()
-        history = _history(raw_history, state)
         closes = state.loc[state["IsClosed"], ["Id", "AccountId", "OwnerId", "ClosedAt", "IsWon"]]
-        activities = _activities(store, scoped, contacts, signals or TextSignals(), horizon)
+        activities = _activities(store, scoped, by_email, signals or TextSignals(), horizon)
         roles = scoped.contact_roles()[
             ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
         ]
@@ -103,14 +117,18 @@ def _history(hist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
     return hist
 
 
-def _activities(
-    store: Store, snap: Any, contacts: pd.DataFrame, signals: TextSignals, horizon: datetime
-) -> pd.DataFrame:
-    by_email = {
-        normalise_email(e): i
-        for i, e in zip(contacts["Id"], contacts["Email"], strict=True)
-        if normalise_email(e)
+def email_index(contacts: pd.DataFrame) -> dict[str, str]:
+    """Normalised email -> canonical contact Id."""
+    return {
+        key: contact_id
+        for contact_id, email in zip(contacts["Id"], contacts["Email"], strict=True)
+        if (key := normalise_email(email))
     }
+
+
+def _activities(
+    store: Store, snap: Any, by_email: dict[str, str], signals: TextSignals, horizon: datetime
+) -> pd.DataFrame:
     tasks, events, emails = snap.tasks(), snap.events(), snap.emails()
     parts = [
         pd.DataFrame(
@@ -164,7 +182,9 @@ def _activities(
     acts = acts[acts["OpportunityId"].fillna("").str.startswith("006")]
     is_email = acts["Kind"] == "email"
     first_address = acts.loc[is_email, "ContactId"].fillna("").str.split(r"[;,]").str[0]
-    acts.loc[is_email, "ContactId"] = first_address.map(lambda a: by_email.get(normalise_email(a)))
+    acts.loc[is_email, "ContactId"] = first_address.map(
+        lambda a: by_email.get(normalise_email(a) or "")
+    )
     acts["Known"] = acts[["Happened", "Created"]].max(axis=1)
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
     flags = cached_signals(store.engine, acts["Id"], acts["Text"], signals)[list(TEXT_SIGNALS)]

@@ -3,15 +3,19 @@
 Scoring 500 changed deals should not re-read 50k opportunities and their history. Org-wide
 frames (every deal's state, the stage history, contacts) feed only org-level statistics
 here: owner and account win rates, typical stage durations, contact lookup. They are built
-as of the start of the hour and cached (per database, hour and data version); the target
-deals' own state and history are always read exactly at T and replace their cached rows.
-So org statistics may lag by under an hour, never lead: nothing after T is ever used.
+as of the start of the hour and cached (per database, hour and data version) with whatever
+is derived from them; the target deals' own state and history are always read exactly at
+T and replace their cached rows. So org statistics may lag by under an hour, never lead:
+nothing after T is ever used.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -20,8 +24,34 @@ from dealcast.crm.pit import Snapshot
 from dealcast.crm.schema import import_run
 from dealcast.crm.store import Store
 
-_CACHE: OrderedDict[tuple[str, datetime, int], tuple[pd.DataFrame, ...]] = OrderedDict()
+T = TypeVar("T")
+_CACHE: OrderedDict[tuple[str, datetime, int], OrgFrames] = OrderedDict()
 _CACHE_SIZE = 4
+
+
+@dataclass
+class OrgFrames:
+    state: pd.DataFrame
+    history: pd.DataFrame
+    contacts: pd.DataFrame
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    def derive(self, name: str, build: Callable[[], T]) -> T:
+        """A value computed from these frames once, then reused with them."""
+        if name not in self.derived:
+            self.derived[name] = build()
+        return self.derived[name]
+
+
+@dataclass
+class Splice:
+    org: OrgFrames  # everything as of the start of the hour
+    ids: list[str]  # the target deals...
+    state: pd.DataFrame  # ...their state exactly at T
+    history: pd.DataFrame  # ...and their history up to T
+
+    def without_targets(self, frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame[~frame[column].isin(self.ids)]
 
 
 def data_version(store: Store) -> int:
@@ -30,27 +60,25 @@ def data_version(store: Store) -> int:
         return int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
 
 
-def _org_frames(store: Store, hour: datetime) -> tuple[pd.DataFrame, ...]:
+def _org_frames(store: Store, hour: datetime) -> OrgFrames:
     key = (store.engine.url.render_as_string(hide_password=True), hour, data_version(store))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     snap = store.as_of(hour)
-    frames = (snap.opportunities(), snap.history(), snap.contacts())
+    frames = OrgFrames(snap.opportunities(), snap.history(), snap.contacts())
     _CACHE[key] = frames
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return frames
 
 
-def org_context(store: Store, scoped: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(state, history, contacts) for feature inputs; `scoped` is the target deals at T."""
+def org_context(store: Store, scoped: Snapshot) -> Splice:
+    """The org as of the hour, plus the target deals (`scoped`) exactly at T."""
     hour = pd.Timestamp(scoped.as_of).floor("h").to_pydatetime()
-    state, history, contacts = _org_frames(store, hour)
-    ids = scoped.opportunity_ids or []
-    mine_state, mine_history = scoped.opportunities(), scoped.history()
-    state = pd.concat([state[~state["Id"].isin(ids)], mine_state], ignore_index=True)
-    history = pd.concat(
-        [history[~history["OpportunityId"].isin(ids)], mine_history], ignore_index=True
+    return Splice(
+        _org_frames(store, hour),
+        scoped.opportunity_ids or [],
+        scoped.opportunities(),
+        scoped.history(),
     )
-    return state, history, contacts
