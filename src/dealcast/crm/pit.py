@@ -152,10 +152,21 @@ class Snapshot:
         out["ClosedAt"] = out["StageEnteredAt"].where(out["IsClosed"])
 
     def _last_activity(self, conn: Any) -> pd.Series:
+        ids = self.opportunity_ids
+        chunks = (
+            [None] if ids is None else [ids[i : i + IN_CHUNK] for i in range(0, len(ids), IN_CHUNK)]
+        )
+        rows = [r for chunk in chunks for r in conn.execute(self._last_activity_query(chunk))]
+        series = pd.Series({r[0]: r[1] for r in rows}, dtype=object)
+        return pd.to_datetime(series).astype("datetime64[ns]")
+
+    def _last_activity_query(self, ids: list[str] | None) -> Any:
         t, day = self.as_of, pd.Timestamp(self.as_of).normalize().date()
         parts = []
         for name in ("Task", "Event"):
             tab = CRM_TABLES[name]
+            # the id filter sits inside each branch so the WhatId index is used
+            scope = tab.c.WhatId.like("006%") if ids is None else tab.c.WhatId.in_(ids)
             parts.append(
                 select(
                     tab.c.WhatId.label("WhatId"), tab.c.ActivityDate.label("ActivityDate")
@@ -163,23 +174,12 @@ class Snapshot:
                     tab.c.CreatedDate <= t,
                     tab.c.IsDeleted.is_(False),
                     tab.c.ActivityDate <= day,
-                    tab.c.WhatId.like("006%"),
+                    scope,
                 )
             )
         acts = union_all(*parts).subquery()
         query = select(acts.c.WhatId, func.max(acts.c.ActivityDate).label("ActivityDate"))
-        query = query.group_by(acts.c.WhatId)
-        if self.opportunity_ids is None:
-            rows = conn.execute(query).all()
-        else:  # a few deals: aggregate only theirs
-            ids = self.opportunity_ids
-            rows = [
-                r
-                for i in range(0, len(ids), IN_CHUNK)
-                for r in conn.execute(query.where(acts.c.WhatId.in_(ids[i : i + IN_CHUNK])))
-            ]
-        series = pd.Series({r[0]: r[1] for r in rows}, dtype=object)
-        return pd.to_datetime(series).astype("datetime64[ns]")
+        return query.group_by(acts.c.WhatId)
 
     def history(self) -> pd.DataFrame:
         """OpportunityHistory rows known at T, oldest first per opportunity."""
