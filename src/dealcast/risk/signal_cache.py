@@ -1,7 +1,8 @@
 """Text signals per activity, cached in the store by (activity id, text hash, version).
 
-The version covers the patterns and the org's competitor names, so changing either
-recomputes; an edited email body has a new hash, so it is recomputed too.
+The version covers the patterns, the org's competitor names and (when it is used) the
+classifier: its code version, settings, training snippets and scikit-learn version. Changing
+any of them recomputes; an edited email body has a new hash, so it is recomputed too.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dealcast.crm.frames import IN_CHUNK
 from dealcast.crm.schema import text_signal
+from dealcast.risk import text_classifier
 from dealcast.risk.text_patterns import _PATTERNS, SIGNALS, TextSignals
 
 BITS = {name: 1 << i for i, name in enumerate(SIGNALS)}
 
 
 def version(signals: TextSignals) -> str:
-    material = repr((sorted(_PATTERNS.items()), sorted(signals.competitors), SIGNALS))
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
+    parts: tuple[object, ...] = (sorted(_PATTERNS.items()), sorted(signals.competitors), SIGNALS)
+    if signals.use_classifier:
+        # Patterns-only keeps its old material, so flags cached before the classifier existed
+        # (which were patterns-only) stay valid for it.
+        parts = (*parts, text_classifier.fingerprint())
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def cached_signals(

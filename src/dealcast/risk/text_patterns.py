@@ -4,6 +4,10 @@ The scoring features (competitor mentions, pricing discussions, contract review,
 confirmation) and the risk detectors both read these. Patterns are deliberately broad
 sales-English, not tuned to any one org's wording; competitor names are org configuration.
 CRM text is untrusted input: it is only ever matched, never executed or obeyed.
+
+By default the patterns are combined with a small learned classifier (`text_classifier.py`),
+which catches wordings the patterns miss and vetoes pattern hits it is confident are wrong;
+`TextSignals(use_classifier=False)` gives the patterns alone.
 """
 
 from __future__ import annotations
@@ -79,15 +83,23 @@ _PATTERNS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class TextSignals:
-    """Compiled patterns; `competitors` are the org's competitor names (matched as words)."""
+    """Compiled patterns; `competitors` are the org's competitor names (matched as words).
+
+    With `use_classifier` (default) each signal is the pattern gated with the classifier;
+    competitor names always count, since the classifier never saw this org's names.
+    """
 
     competitors: tuple[str, ...] = ()
+    use_classifier: bool = True
 
     def _pattern(self, signal: str) -> str:
         if signal != "competitor" or not self.competitors:
             return _PATTERNS[signal]
+        return rf"(?:{_PATTERNS['competitor']}|{self._names()})"
+
+    def _names(self) -> str:
         names = "|".join(re.escape(n) for n in sorted(self.competitors, key=len, reverse=True))
-        return rf"(?:{_PATTERNS['competitor']}|\b(?:{names})\b)"
+        return rf"\b(?:{names})\b"
 
     def compiled(self, signal: str) -> re.Pattern[str]:
         if signal not in _PATTERNS:
@@ -96,20 +108,57 @@ class TextSignals:
 
     def detect(self, texts: pd.Series, signals: Sequence[str] = SIGNALS) -> pd.DataFrame:
         """One boolean column per signal, aligned with `texts` (missing text: all False)."""
-        filled = texts.fillna("").astype(str)
-        out = {}
         for signal in signals:
-            pattern = self.compiled(signal)
-            out[signal] = np.fromiter(
-                (pattern.search(t) is not None for t in filled), dtype=bool, count=len(filled)
-            )
+            self.compiled(signal)  # unknown names fail before any work
+        values = texts.fillna("").astype(str).tolist()
+        # The patterns are lowercase, so searching lowercased text without IGNORECASE finds
+        # the same matches about twice as fast (tests compare the two).
+        lowered = [v.lower() for v in values]
+        out = {s: _search(re.compile(_PATTERNS[s]), lowered) for s in signals}
+        if self.use_classifier and values and signals:
+            out = _gated(values, out)
+        if "competitor" in out and self.competitors:
+            names = _search(re.compile(self._names().lower()), lowered)
+            out["competitor"] = out["competitor"] | names
         return pd.DataFrame(out, index=texts.index)
 
     def quotes(self, text: str, signal: str, width: int = 80) -> Iterable[str]:
-        """Short quotes around each match (evidence for humans)."""
-        for match in self.compiled(signal).finditer(text or ""):
+        """Short quotes around each match (evidence for humans); nothing when `detect` would
+        not flag the text. A classifier-only flag yields its most telling sentence."""
+        pattern = self.compiled(signal)
+        if self.use_classifier and not self.detect(pd.Series([text]), [signal])[signal].iloc[0]:
+            return
+        matched = False
+        for match in pattern.finditer(text or ""):
+            matched = True
             start, end = (
                 max(0, match.start() - width // 2),
                 min(len(text), match.end() + width // 2),
             )
             yield " ".join(text[start:end].split())
+        if not matched and self.use_classifier:
+            from dealcast.risk.text_classifier import default_classifier
+
+            evidence = default_classifier().evidence(text, signal, width)
+            if evidence:
+                yield evidence
+
+
+def _search(pattern: re.Pattern[str], values: list[str]) -> np.ndarray:
+    return np.fromiter(
+        (pattern.search(t) is not None for t in values), dtype=bool, count=len(values)
+    )
+
+
+def _gated(values: list[str], hits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # Imported here, not at the top: text_classifier imports this module, and callers that
+    # only want the patterns should not pay for loading scikit-learn.
+    from dealcast.risk.text_classifier import default_classifier
+
+    model = default_classifier()
+    signals = list(hits)
+    columns = [SIGNALS.index(s) for s in signals]
+    proba = model.proba(values)[:, columns]
+    flags = model.decide(proba, np.column_stack([hits[s] for s in signals]), signals)
+    flags[np.array([not v.strip() for v in values], dtype=bool)] = False
+    return {s: flags[:, j] for j, s in enumerate(signals)}
