@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dealcast import cli_ml, cli_render
+from dealcast import cli_ml, cli_render, cli_risk
 from dealcast.cli_common import AsOfOpt, DbOpt, Format, FormatOpt, emit_json, err, resolve
 from dealcast.config import get_settings
 from dealcast.crm.export_import import import_export
@@ -27,6 +27,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(cli_ml.model_app, name="model")
 app.command("train")(cli_ml.cmd_train)
 app.command("score")(cli_ml.cmd_score)
+app.command("risks")(cli_risk.cmd_risks)
 
 
 @ingest_app.command("export")

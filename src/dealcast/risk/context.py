@@ -1,0 +1,120 @@
+"""Everything the risk detectors read, loaded once from one point-in-time Snapshot at T.
+
+Nothing here looks past T: deals, history, roles and contacts come from `store.as_of(T)`,
+activities are used once known at T (see context_activities), competitor names are
+discovered from text known at T, and stage durations are learned from history at T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import pandas as pd
+
+from dealcast.crm.pit import Snapshot
+from dealcast.crm.stages import StageConfig
+from dealcast.crm.store import Store
+from dealcast.ml.feature_inputs import DM_ROLES
+from dealcast.risk.context_activities import load_activities
+from dealcast.risk.context_stages import stage_durations
+from dealcast.risk.text_patterns import TextSignals
+
+R = TypeVar("R")
+
+# "Late" starts at the first open stage a deal only reaches once a proposal is close:
+# probability >= 70 % is Perception Analysis onwards in Salesforce's standard stage set.
+LATE_STAGE_PROBABILITY = 70.0
+
+
+@dataclass
+class RiskContext:
+    """The open deals at T and everything known about them at T (see `load`)."""
+
+    as_of: datetime
+    stages: StageConfig
+    signals: TextSignals
+    competitors: tuple[str, ...]  # configured + discovered competitor names
+    deals: pd.DataFrame  # open deals at T, one row each, sorted by OpportunityId
+    history: pd.DataFrame  # their OpportunityHistory rows known at T, oldest first
+    activities: pd.DataFrame  # see context_activities
+    recipients: pd.DataFrame  # outbound email x buyer contact: Id, OpportunityId, ContactId
+    roles: pd.DataFrame  # OpportunityContactRole rows known at T
+    contacts: pd.DataFrame  # canonical contacts known at T, indexed by Id
+    stage_days: pd.DataFrame  # org-wide completed-spell durations per stage
+    dm_roles: tuple[str, ...] = DM_ROLES  # roles that can sign or release money
+    memo: dict[str, Any] = field(default_factory=dict)  # results detectors share
+
+    def cached(self, key: str, compute: Callable[[], R]) -> R:
+        """Compute once per context (e.g. ghosting, which stalled also reads)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return cast(R, self.memo[key])
+
+    @classmethod
+    def load(
+        cls,
+        store: Store,
+        as_of: datetime,
+        opportunity_ids: Iterable[str] | None = None,
+        signals: TextSignals | None = None,
+    ) -> RiskContext:
+        ids = None if opportunity_ids is None else sorted(set(opportunity_ids))
+        full = store.as_of(as_of)
+        scoped = store.as_of(as_of, ids)
+        deals = _deals(scoped, store.stages)
+        keep = set(deals["OpportunityId"])
+        org_history = full.history()
+        history = org_history if ids is None else scoped.history()
+        history = history[history["OpportunityId"].isin(keep)].reset_index(drop=True)
+        contacts = full.contacts()
+        signals = signals or TextSignals()
+        # One deal is judged against the whole pipeline's competitor names.
+        pipeline = None if ids is None else full.open_opportunities()["Id"]
+        activities, recipients, names = load_activities(
+            store, scoped, full, contacts, signals, keep, pipeline
+        )
+        roles = scoped.contact_roles()
+        roles = roles[roles["OpportunityId"].isin(keep)]
+        roles = roles[["Id", "OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]]
+        return cls(
+            as_of=full.as_of,
+            stages=store.stages,
+            signals=signals,
+            competitors=names,
+            deals=deals,
+            history=history,
+            activities=activities,
+            recipients=recipients,
+            roles=roles.sort_values(["OpportunityId", "CreatedDate", "Id"]).reset_index(drop=True),
+            contacts=contacts[["Id", "FirstName", "LastName", "Email", "Title"]].set_index("Id"),
+            stage_days=stage_durations(org_history, store.stages, full.as_of),
+        )
+
+    @property
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp(self.as_of)
+
+    def contact_name(self, contact_id: object) -> str:
+        if not isinstance(contact_id, str) or contact_id not in self.contacts.index:
+            return str(contact_id)
+        row = self.contacts.loc[contact_id]
+        parts = [p for p in (row["FirstName"], row["LastName"]) if isinstance(p, str) and p]
+        return " ".join(parts) or contact_id
+
+
+def _deals(snap: Snapshot, stages: StageConfig) -> pd.DataFrame:
+    opps = snap.open_opportunities()
+    by_name = {s.name: s for s in stages.stages}
+    cols = ["Id", "Name", "AccountId", "OwnerId", "StageName", "Amount", "CloseDate"]
+    cols += ["Probability", "CreatedDate", "StageEnteredAt", "PitSource"]
+    deals = opps[cols].rename(columns={"Id": "OpportunityId"}).copy()
+    # "unverified": no history and changed after T, so the stage, amount and close date at
+    # T are unknown. Such deals are still listed but history-based checks skip them.
+    deals["StateKnown"] = deals.pop("PitSource") != "unverified"
+    deals["StageIndex"] = deals["StageName"].map(stages.index).astype(int)
+    stage_prob = deals["StageName"].map(lambda s: by_name[s].probability).astype(float)
+    deals["IsLate"] = stage_prob >= LATE_STAGE_PROBABILITY
+    return deals.sort_values("OpportunityId").reset_index(drop=True)
