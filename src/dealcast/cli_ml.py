@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from dealcast.cli_common import AsOfOpt, DbOpt, Format, FormatOpt, emit_json, err, out, resolve
+from dealcast.cli_risk import risk_rows
 from dealcast.config import get_settings
 from dealcast.crm.store import Store
 from dealcast.ml.compare import compare
@@ -90,18 +91,28 @@ def cmd_score(
     budget: Annotated[
         float, typer.Option(help="Seconds before serving cached scores.")
     ] = DEFAULT_BUDGET_S,
+    with_risks: Annotated[
+        bool, typer.Option("--risks/--no-risks", help="Detect risks; actions then answer them.")
+    ] = True,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Score every open deal (or one) as of the as-of time."""
+    """Score every open deal (or one) as of the as-of time, with risks and next actions."""
     run = resolve(db, as_of, fmt)
+    store = run.store()
+    risks = (
+        {row["opportunity_id"]: row["risks"] for row in risk_rows(store, run.as_of, deal)}
+        if with_risks
+        else None
+    )
     batch = score(
-        run.store(),
+        store,
         run.as_of,
         [deal] if deal else None,
         actor=get_settings().actor,
         budget_s=budget,
+        risks=risks,
     )
     if deal and not batch.deals:
         raise ValueError(f"no open deal {deal} as of {run.as_of}")

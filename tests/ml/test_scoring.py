@@ -128,3 +128,21 @@ def test_missing_features_are_imputed_and_lower_confidence(
         )
     mean = np.mean([d.confidence for d in lossy_scores])
     assert mean < np.mean([d.confidence for d in full.values()])
+
+
+def test_risks_are_attached_and_steer_the_actions(store: Store, demo_org: DemoOrg) -> None:
+    first = scoring.score(store, demo_org.as_of)
+    no_dm = [
+        d.opportunity_id for d in first.deals if d.features.get("decision_maker_engaged") == 0.0
+    ][:40]
+    risk = {"code": "no_decision_maker", "severity": "high", "message": "m", "evidence": []}
+    batch = scoring.score(store, demo_org.as_of, no_dm, risks={i: [risk] for i in no_dm})
+    assert all(d.risks == [risk] for d in batch.deals)
+    answering = [
+        a
+        for d in batch.deals
+        for a in d.next_best_actions
+        if a["action"] == "engage_economic_buyer"
+    ]
+    assert answering and all("no_decision_maker" in a["addresses"] for a in answering)
+    assert all(a["expected_change_pts"] >= 0.5 for d in batch.deals for a in d.next_best_actions)

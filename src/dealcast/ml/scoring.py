@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,7 @@ class DealScore:
     imputed: list[str] = field(default_factory=list)
     confidence_factors: dict[str, float] = field(default_factory=dict)
     next_best_actions: list[dict[str, Any]] = field(default_factory=list)
+    risks: list[dict[str, Any]] = field(default_factory=list)
     features: dict[str, float | None] = field(default_factory=dict, repr=False)
 
 
@@ -82,13 +83,17 @@ def score(
     *,
     actor: str = "system",
     budget_s: float = DEFAULT_BUDGET_S,
+    risks: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> ScoreBatch:
-    """Score every deal open at `as_of` (or just `deal_ids`), store and audit the batch."""
+    """Score every deal open at `as_of` (or just `deal_ids`), store and audit the batch.
+    `risks` (per deal, from the risk detectors) are attached and steer the actions."""
     snap = store.as_of(as_of, deal_ids)
     open_deals = snap.open_opportunities()
     ids = list(open_deals["Id"])
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_score_fresh, store, snap.as_of, ids)
+    risks = risks or {}
+    codes = {i: [r["code"] for r in risks.get(i, [])] for i in ids}
+    future = pool.submit(_score_fresh, store, snap.as_of, ids, codes)
     try:
         deals, version, fallback = future.result(timeout=budget_s)
     except concurrent.futures.TimeoutError:
@@ -96,20 +101,23 @@ def score(
         version, fallback = "cached", f"scoring took longer than its {budget_s:g}s budget"
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+    for deal in deals:
+        deal.risks = list(risks.get(deal.opportunity_id, []))
     batch = ScoreBatch(snap.as_of, uuid.uuid4().hex, version, deals, fallback)
     _persist(store, batch, actor)
     return batch
 
 
 def _score_fresh(
-    store: Store, as_of: datetime, ids: list[str]
+    store: Store, as_of: datetime, ids: list[str], codes: Mapping[str, list[str]] | None = None
 ) -> tuple[list[DealScore], str, str | None]:
     if not ids:
         return [], _champion_version(store), None
     feats = FeatureStore(store).features(as_of, ids)
     try:
         model, record = Registry(store.engine).load()
-        return _model_scores(model, record.version, feats, as_of), record.version, None
+        scores = _model_scores(model, record.version, feats, as_of, codes or {})
+        return scores, record.version, None
     except ModelUnavailable as exc:
         reason = str(exc)
     except Exception as exc:  # a model that raises must not stop scoring
@@ -123,7 +131,11 @@ def _champion_version(store: Store) -> str:
 
 
 def _model_scores(
-    model: Any, version: str, feats: pd.DataFrame, as_of: datetime
+    model: Any,
+    version: str,
+    feats: pd.DataFrame,
+    as_of: datetime,
+    codes: Mapping[str, list[str]],
 ) -> list[DealScore]:
     values = feats[list(model.features)].astype(float)
     imputed = values.isna().to_numpy()
@@ -132,7 +144,8 @@ def _model_scores(
     contribs = model.contributions(values)
     impacts = explain.impacts(contribs, margin, model.calibrator)
     against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
-    actions = recommend(model, feats, [[] for _ in range(len(feats))], against)
+    deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
+    actions = recommend(model, feats, deal_codes, against)
     conf, factors = confidence(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
