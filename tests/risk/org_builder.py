@@ -10,22 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from dealcast.crm.export_import import import_export
+from dealcast.crm.records import KEY_PREFIX
 from dealcast.crm.store import Store
 from dealcast.risk.text_patterns import TextSignals
 from tests.crm.export_builder import sfid, write_object
 
 REP_EMAIL = "rob@seller.example"
-PREFIX = {
-    "User": "005",
-    "Account": "001",
-    "Contact": "003",
-    "Opportunity": "006",
-    "OpportunityHistory": "008",
-    "OpportunityContactRole": "00K",
-    "Task": "00T",
-    "Event": "00U",
-    "EmailMessage": "02s",
-}
+PREFIX = KEY_PREFIX
 PROBABILITY = {
     "Prospecting": 10,
     "Qualification": 10,
