@@ -1,8 +1,8 @@
 """`dealcast demo`: the main job on the embedded default, end to end.
 
-generate the demo org (if absent) -> ingest -> train (if no model yet) -> score ->
-pipeline summary and the committed deals most at risk, with their reasons.
-Risks and the Monte Carlo forecast join this flow as they land.
+generate the demo org (if absent) -> ingest -> train (if no model yet) -> risks -> score ->
+pipeline summary and the committed deals most at risk, with their risks, reasons and next
+best action. The Monte Carlo forecast joins this flow when it lands.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.table import Table
 from dealcast import cli_render
 from dealcast.cli_common import Run, emit_json, err, out
 from dealcast.cli_ml import train_model
+from dealcast.cli_risk import risk_rows
 from dealcast.config import get_settings
 from dealcast.crm.demo import generate_demo_org
 from dealcast.crm.export_import import import_export
@@ -37,8 +38,9 @@ def run_demo(run: Run, *, seed: int, scale: float) -> None:
         err.print("Training the deal scorer ...")
         _, message = train_model(store, run.as_of, settings.actor)
         err.print(message)
-    err.print("Scoring open deals ...")
-    batch = score(store, run.as_of, actor=settings.actor)
+    err.print("Detecting risks and scoring open deals ...")
+    risks = {r["opportunity_id"]: r["risks"] for r in risk_rows(store, run.as_of)}
+    batch = score(store, run.as_of, actor=settings.actor, risks=risks)
     snap = store.as_of(run.as_of)
     open_deals = snap.open_opportunities()
     summary = pipeline_summary(open_deals, run)
@@ -49,6 +51,8 @@ def run_demo(run: Run, *, seed: int, scale: float) -> None:
                 "p": d.win_probability / 100.0,
                 "confidence": d.confidence,
                 "factors": d.top_factors,
+                "risks": [r["code"] for r in d.risks if r["severity"] != "low"],
+                "action": d.next_best_actions[0]["text"] if d.next_best_actions else None,
             }
             for d in batch.deals
         ]
@@ -141,7 +145,9 @@ def committed_at_risk(scored: pd.DataFrame, run: Run, top: int = 8) -> list[dict
                 "amount": deal["Amount"],
                 "win_probability": round(deal["p"] * 100, 1),
                 "confidence": deal["confidence"],
+                "risks": deal["risks"],
                 "reasons": against,
+                "next_best_action": deal["action"] if isinstance(deal["action"], str) else None,
             }
         )
     return rows
@@ -149,7 +155,7 @@ def committed_at_risk(scored: pd.DataFrame, run: Run, top: int = 8) -> list[dict
 
 def _print_at_risk(rows: list[dict[str, Any]]) -> None:
     table = Table(title="Committed deals most at risk this quarter")
-    for col in ("deal", "category", "amount", "win %", "why"):
+    for col in ("deal", "category", "amount", "win %", "risks", "why", "next best action"):
         table.add_column(col, justify="right" if col in ("amount", "win %") else "left")
     for r in rows:
         table.add_row(
@@ -157,6 +163,8 @@ def _print_at_risk(rows: list[dict[str, Any]]) -> None:
             r["category"],
             f"{r['amount'] or 0:,.0f}",
             f"{r['win_probability']:.0f}",
+            ", ".join(r["risks"]) or "-",
             "; ".join(r["reasons"]) or "-",
+            r["next_best_action"] or "-",
         )
     out.print(table)
