@@ -87,3 +87,42 @@ def test_feature_matrix_is_complete_and_typed(demo_org: DemoOrg) -> None:
     assert np.isfinite(values[~np.isnan(values)]).all()
     # the core state features are known for every open deal
     assert feats[["deal_age_days", "stage_index", "days_to_close"]].notna().all().all()
+
+
+def test_a_contact_named_price_is_not_a_pricing_discussion(store: Store, tmp_path: Path) -> None:
+    from tests.crm.export_builder import A1, sfid
+    from tests.crm.pit_suite import _append
+
+    folder = minimal_export(tmp_path / "exp")
+    _append(
+        folder / "Contact.csv",
+        [
+            {
+                "Id": sfid("003", 40),
+                "AccountId": A1,
+                "FirstName": "Pat",
+                "LastName": "Price",
+                "Email": "pat.price@acme.example",
+                "CreatedDate": "2025-01-05T09:00:00Z",
+            }
+        ],
+    )
+    _append(
+        folder / "EmailMessage.csv",
+        [
+            {
+                "Id": sfid("02s", 40),
+                "RelatedToId": O1,
+                "Subject": "Notes from Pat Price",
+                "TextBody": "Happy to help with the rollout.\n-- Pat Price, IT",
+                "FromAddress": "pat.price@acme.example",
+                "ToAddress": "rob@example.com",
+                "MessageDate": "2025-02-26T09:00:00Z",
+                "Incoming": True,
+                "CreatedDate": "2025-02-26T09:00:00Z",
+            }
+        ],
+    )
+    import_export(store, folder, actor="t", as_of=datetime(2025, 7, 1))
+    f = _features(store, "2025-07-01", [(O1, "2025-03-01")])
+    assert f.iloc[0]["pricing_discussions"] == 1  # only the "10% off" call, not Pat Price

@@ -24,6 +24,7 @@ from dealcast.crm.dedup import normalise_email
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
 from dealcast.ml.org_context import org_context
+from dealcast.risk.context_text import mask_people
 from dealcast.risk.signal_cache import cached_signals
 from dealcast.risk.text_patterns import TextSignals
 
@@ -56,6 +57,7 @@ class FeatureInputs:
             state, contacts = full.opportunities(), full.contacts()
             history = _history(full.history(), state)
             by_email = email_index(contacts)
+            people = _people(contacts, full.users())
         else:  # a few deals: org-wide parts from the hourly cache (see org_context)
             splice = org_context(store, scoped)
             org = splice.org
@@ -71,9 +73,10 @@ class FeatureInputs:
                 ignore_index=True,
             )
             by_email = org.derive("emails", lambda: email_index(org.contacts))
+            people = org.derive("people", lambda: _people(org.contacts, scoped.users()))
         opps = state[["Id", "AccountId", "OwnerId", "CreatedDate", "LastModifiedDate"]].copy()
         closes = state.loc[state["IsClosed"], ["Id", "AccountId", "OwnerId", "ClosedAt", "IsWon"]]
-        activities = _activities(store, scoped, by_email, signals or TextSignals(), horizon)
+        activities = _activities(store, scoped, by_email, people, signals or TextSignals(), horizon)
         roles = scoped.contact_roles()[
             ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
         ]
@@ -126,8 +129,20 @@ def email_index(contacts: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def _people(contacts: pd.DataFrame, users: pd.DataFrame) -> pd.Series:
+    """Full names of everyone on either side: a surname like "Price" must not read as a
+    pricing discussion (the same masking as the risk detectors, so they share the cache)."""
+    names = contacts["FirstName"].fillna("") + " " + contacts["LastName"].fillna("")
+    return pd.concat([names, users["Name"]], ignore_index=True)
+
+
 def _activities(
-    store: Store, snap: Any, by_email: dict[str, str], signals: TextSignals, horizon: datetime
+    store: Store,
+    snap: Any,
+    by_email: dict[str, str],
+    people: pd.Series,
+    signals: TextSignals,
+    horizon: datetime,
 ) -> pd.DataFrame:
     tasks, events, emails = snap.tasks(), snap.events(), snap.emails()
     parts = [
@@ -187,6 +202,7 @@ def _activities(
     )
     acts["Known"] = acts[["Happened", "Created"]].max(axis=1)
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
-    flags = cached_signals(store.engine, acts["Id"], acts["Text"], signals)[list(TEXT_SIGNALS)]
+    texts = mask_people(acts["Text"], people, signals)
+    flags = cached_signals(store.engine, acts["Id"], texts, signals)[list(TEXT_SIGNALS)]
     acts = pd.concat([acts.drop(columns=["Text", "Happened", "Created"]), flags], axis=1)
     return acts.reset_index(drop=True)

@@ -1,0 +1,307 @@
+"""Monte Carlo period forecasts from per-deal win probabilities.
+
+Each simulation: every open deal wins with its calibrated probability p; a winner closes on its
+stated close date plus an offset drawn from its timing bucket, for its amount times a drawn
+amount ratio; the period totals are summed. Everything runs on (deals x simulations) arrays,
+in chunks of simulations so no chunk needs more than `max_bytes`.
+
+Two conventions shared with `deterministic`, so the two agree when nothing is random:
+- an open deal cannot close in the past: close dates before the first period's start (overdue
+  stated dates, or a negative offset) are moved to that start, i.e. into the current period;
+- a deal closing outside every period counts in none of them.
+
+Correlation: deals in one period are not independent (a bad quarter hits everyone). With
+`correlation`, each simulation draws one shock z ~ N(0, sigma²) shared by all deals, and
+each deal's win odds are multiplied by exp(z): p' = expit(logit(p) + z). See `fit_correlation`.
+
+Reproducibility: the same inputs, seed and `max_bytes` give identical totals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dealcast.sim.periods import Period, day_lookup, to_days
+from dealcast.sim.timing import AmountRatio, TimingModel
+
+MAX_BYTES = 500_000_000
+# peak bytes per (deal, simulation) cell: uniform f32 + threshold f32 + mask, plus ~60 bytes
+# per winner (index, deal, sim, offset, close day, amount, period key); sized for p = 1
+BYTES_PER_CELL = 72
+DEFAULT_LEVELS = (0.1, 0.5, 0.9)
+MAX_THREADS = 4
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class OpenDeals:
+    """Open deals as plain arrays; build with `OpenDeals.build`, which validates them."""
+
+    p: F64  # calibrated win probability, 0-1
+    amount: F64
+    close: npt.NDArray[np.int64]  # stated close date, days since 1970-01-01
+    bucket: npt.NDArray[np.int64] | None  # TimingModel bucket; None = the all-deals bucket
+
+    @classmethod
+    def build(cls, p: Any, amount: Any, close: Any, bucket: Any = None) -> OpenDeals:
+        probs = np.asarray(p, dtype=np.float64)
+        amounts = np.asarray(amount, dtype=np.float64)
+        days = to_days(close)
+        if not (probs.ndim == 1 and probs.shape == amounts.shape == days.shape):
+            raise ValueError("p, amount and close must be 1-d arrays of the same length")
+        if not np.all(np.isfinite(probs) & (probs >= 0) & (probs <= 1)):
+            raise ValueError(
+                "p must be probabilities in 0-1 (DealScore.win_probability is 0-100: divide by 100)"
+            )
+        if not np.all(np.isfinite(amounts) & (amounts >= 0)):
+            raise ValueError("amount must be finite and >= 0 (fill missing amounts, e.g. with 0)")
+        if np.any(days == np.iinfo(np.int64).min):
+            raise ValueError("every open deal needs a stated close date")
+        buckets = None if bucket is None else np.asarray(bucket, dtype=np.int64)
+        if buckets is not None and buckets.shape != probs.shape:
+            raise ValueError("bucket must have one entry per deal")
+        return cls(probs, amounts, days, buckets)
+
+    def __len__(self) -> int:
+        return len(self.p)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    sigma: float  # standard deviation of the shared log-odds shock per simulation
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.sigma) and self.sigma >= 0):
+            raise ValueError(f"correlation sigma must be finite and >= 0, got {self.sigma}")
+
+
+def fit_correlation(period_win_rates: Any, deals_per_period: Any = None) -> Correlation:
+    """The shared shock's sigma from historical win rates per period (one rate per closed
+    period, e.g. per quarter: won / closed deals).
+
+    Under the model, logit(rate_t) ≈ logit(mean rate) + z_t + sampling noise, and the noise
+    of a rate over n deals has variance ≈ 1 / (n r (1 - r)). So sigma² is the variance of the
+    logit rates minus the mean sampling variance, floored at 0. Without `deals_per_period`
+    no noise is subtracted, which overstates sigma (wider, more cautious intervals).
+    """
+    rates = np.asarray(period_win_rates, dtype=np.float64)
+    if rates.ndim != 1 or len(rates) < 3:
+        raise ValueError("fit_correlation needs win rates for at least 3 periods")
+    if not np.all(np.isfinite(rates) & (rates >= 0) & (rates <= 1)):
+        raise ValueError("period win rates must be in 0-1")
+    if deals_per_period is None:
+        eps = np.full(rates.shape, 1e-3)
+        noise = np.zeros(rates.shape)
+    else:
+        n = np.asarray(deals_per_period, dtype=np.float64)
+        if n.shape != rates.shape or np.any(n < 1):
+            raise ValueError("deals_per_period needs one count >= 1 per period")
+        eps = 0.5 / n  # keep all-won / all-lost periods finite on the logit scale
+    r = np.clip(rates, eps, 1 - eps)
+    if deals_per_period is not None:
+        noise = 1.0 / (n * r * (1 - r))
+    logits = np.log(r / (1 - r))
+    excess = float(np.var(logits, ddof=1) - np.mean(noise))
+    return Correlation(float(np.sqrt(max(excess, 0.0))))
+
+
+@dataclass(frozen=True)
+class Forecast:
+    periods: tuple[Period, ...]
+    levels: tuple[float, ...]
+    expected: F64  # per period
+    quantiles: F64  # (levels, periods)
+    deterministic: F64  # Σ p × amount of deals stated to close in the period
+    totals: F64 | None  # (periods, simulations); None for a deterministic forecast
+    method: str  # "monte_carlo" or "deterministic"
+    n_sims: int
+    draws: int = 0  # random numbers drawn (for the speed benchmark's floor)
+
+    def quantile(self, level: float) -> F64:
+        if level not in self.levels:
+            raise ValueError(f"level {level} is not one of {self.levels}")
+        return self.quantiles[self.levels.index(level)]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per period, e.g. for the CLI table or a JSON snapshot."""
+        out = []
+        for i, period in enumerate(self.periods):
+            row: dict[str, Any] = {
+                "kind": period.kind,
+                "label": period.label,
+                "start": period.start.isoformat(),
+                "end": period.end.isoformat(),
+                "expected": float(self.expected[i]),
+            }
+            for j, level in enumerate(self.levels):
+                row[f"p{level * 100:g}"] = float(self.quantiles[j, i])
+            row["deterministic"] = float(self.deterministic[i])
+            out.append(row)
+        return out
+
+
+def _tables(
+    periods: Sequence[Period],
+) -> tuple[int, int, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]]]:
+    """Per period kind: the input positions of its periods, and a day -> local position
+    table over a shared span [first, first + span) whose extra last column is "none" (the
+    overflow row n_kind, discarded after counting: cheaper than masking)."""
+    if not periods:
+        raise ValueError("at least one period is needed")
+    kinds = list(dict.fromkeys(p.kind for p in periods))
+    groups = []
+    for kind in kinds:
+        pos = np.array([i for i, p in enumerate(periods) if p.kind == kind], dtype=np.int64)
+        pos = pos[np.argsort([periods[i].start for i in pos], kind="stable")]
+        groups.append((pos, day_lookup([periods[i] for i in pos])))
+    first = min(f for _, (f, _) in groups)
+    last = max(f + len(t) for _, (f, t) in groups)
+    span = last - first
+    out = []
+    for pos, (f, table) in groups:
+        full = np.full(span + 1, len(pos), dtype=np.int32)
+        full[f - first : f - first + len(table)] = np.where(table < 0, len(pos), table)
+        out.append((pos, full))
+    return first, span, out
+
+
+def _resolve_buckets(deals: OpenDeals, timing: TimingModel) -> npt.NDArray[np.int64]:
+    if deals.bucket is None:
+        return np.full(len(deals), len(timing.keys) - 1, dtype=np.int64)
+    if len(deals) and (deals.bucket.min() < 0 or deals.bucket.max() >= len(timing.keys)):
+        raise ValueError(f"timing buckets must be 0-{len(timing.keys) - 1} (TimingModel.buckets)")
+    return deals.bucket
+
+
+class _Run:
+    """One simulation's fixed inputs; `chunk` simulates a block of simulations."""
+
+    def __init__(
+        self,
+        deals: OpenDeals,
+        buckets: npt.NDArray[np.int64],
+        timing: TimingModel,
+        ratio: AmountRatio,
+        sigma: float,
+        first: int,
+        span: int,
+        tables: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]],
+    ) -> None:
+        self.deals, self.buckets, self.timing, self.ratio = deals, buckets, timing, ratio
+        self.sigma, self.first, self.span, self.tables = sigma, first, span, tables
+        self.p32 = deals.p.astype(np.float32)
+        self.logit = np.log(np.clip(deals.p, 1e-12, 1.0) / np.clip(1 - deals.p, 1e-12, 1.0))
+        self.amount32 = deals.amount.astype(np.float32)
+
+    def chunk(self, totals: F64, start: int, sc: int, stream: np.random.SeedSequence) -> int:
+        """Fill totals[:, start:start + sc]; returns how many random numbers it drew."""
+        rng = np.random.Generator(np.random.PCG64(stream))
+        n = len(self.deals)
+        u = rng.random((n, sc), dtype=np.float32)
+        draws = n * sc
+        if self.sigma > 0:
+            z = rng.normal(0.0, self.sigma, sc)
+            draws += sc
+            shifted = self.logit[:, None] + z[None, :]
+            threshold = (1.0 / (1.0 + np.exp(-shifted))).astype(np.float32)
+            del shifted
+            won = np.flatnonzero(u < threshold)
+            del threshold
+        else:
+            won = np.flatnonzero(u < self.p32[:, None])
+        del u
+        # won deals only from here: with typical p most (deal, sim) cells drop out
+        deal = won // sc
+        sim = won - deal * sc
+        del won
+        offsets = self.timing.sample(self.buckets[deal], rng)
+        draws += len(deal) if len(self.timing.values) > 1 else 0
+        rel = np.clip(self.deals.close[deal] + offsets - self.first, 0, self.span)
+        amount = self.amount32[deal] * self.ratio.sample(rng, len(deal))
+        draws += len(deal) if len(self.ratio.ratios) > 1 else 0
+        del deal, offsets
+        for pos, table in self.tables:
+            key = table[rel].astype(np.int64) * sc + sim
+            sums = np.bincount(key, weights=amount, minlength=(len(pos) + 1) * sc)
+            totals[pos, start : start + sc] = sums.reshape(len(pos) + 1, sc)[: len(pos)]
+        return draws
+
+
+def deterministic(deals: OpenDeals, periods: Sequence[Period]) -> Forecast:
+    """Σ p × amount per period by stated close date: no randomness, cannot fail on sizes."""
+    first, span, tables = _tables(periods)
+    rel = np.clip(deals.close - first, 0, span)
+    values = np.zeros(len(periods))
+    for pos, table in tables:
+        sums = np.bincount(table[rel], weights=deals.p * deals.amount, minlength=len(pos) + 1)
+        values[pos] = sums[: len(pos)]
+    quantiles = np.tile(values, (len(DEFAULT_LEVELS), 1))
+    return Forecast(
+        tuple(periods), DEFAULT_LEVELS, values, quantiles, values, None, "deterministic", 0
+    )
+
+
+def simulate(
+    deals: OpenDeals,
+    periods: Sequence[Period],
+    timing: TimingModel,
+    n_sims: int,
+    seed: int,
+    correlation: Correlation | None = None,
+    *,
+    amount_ratio: AmountRatio | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    max_bytes: int = MAX_BYTES,
+    threads: int | None = None,
+) -> Forecast:
+    """Monte Carlo totals per period (periods of several kinds share the same simulations).
+    `threads` (default: all cores, at most MAX_THREADS) changes speed, never results;
+    `max_bytes` caps memory and, as it sets the chunking, is part of what makes a run
+    reproducible."""
+    levels = tuple(float(x) for x in levels)
+    if n_sims < 1:
+        raise ValueError(f"n_sims must be >= 1, got {n_sims}")
+    if not levels or not all(0 <= x <= 1 for x in levels):
+        raise ValueError("levels must be quantile levels in 0-1, e.g. (0.1, 0.5, 0.9)")
+    buckets = _resolve_buckets(deals, timing)
+    first, span, tables = _tables(periods)
+    ratio = amount_ratio or AmountRatio.identity()
+    sigma = correlation.sigma if correlation else 0.0
+    n = len(deals)
+    # up to MAX_THREADS chunks are in memory at once: each gets a share of the budget. The
+    # chunk size must not depend on `threads`, or the thread count would change the streams.
+    chunk = int(max(1, min(n_sims, max_bytes // max(1, BYTES_PER_CELL * n * MAX_THREADS))))
+    starts = list(range(0, n_sims, chunk))
+    # one independent stream per chunk, derived from the seed: reproducible chunk by chunk
+    streams = np.random.SeedSequence(seed).spawn(len(starts))
+    run = _Run(deals, buckets, timing, ratio, sigma, first, span, tables)
+    totals = np.zeros((len(periods), n_sims))
+    jobs = [(a, min(chunk, n_sims - a), st) for a, st in zip(starts, streams, strict=True)]
+    # numpy releases the GIL in the heavy loops, so threads use several cores; chunks write
+    # disjoint columns of `totals` and draw from their own streams, so the order is irrelevant
+    workers = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(jobs)))
+    if workers == 1:
+        draws = sum(run.chunk(totals, *job) for job in jobs)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            draws = sum(pool.map(lambda job: run.chunk(totals, *job), jobs))
+    det = deterministic(deals, periods)
+    return Forecast(
+        periods=tuple(periods),
+        levels=levels,
+        expected=totals.mean(axis=1),
+        quantiles=np.quantile(totals, levels, axis=1).reshape(len(levels), len(periods)),
+        deterministic=det.deterministic,
+        totals=totals,
+        method="monte_carlo",
+        n_sims=n_sims,
+        draws=draws,
+    )
