@@ -154,17 +154,30 @@ def committed_at_risk(scored: pd.DataFrame, run: Run, top: int = 8) -> list[dict
 
 
 def _print_at_risk(rows: list[dict[str, Any]]) -> None:
+    # On a narrow terminal the SHAP reasons go: risks and the next action matter most there.
+    wide = out.width >= 140
     table = Table(title="Committed deals most at risk this quarter")
-    for col in ("deal", "category", "amount", "win %", "risks", "why", "next best action"):
+    columns = [
+        "deal",
+        "category",
+        "amount",
+        "win %",
+        "risks",
+        *(["why"] if wide else []),
+        "next best action",
+    ]
+    for col in columns:
         table.add_column(col, justify="right" if col in ("amount", "win %") else "left")
     for r in rows:
-        table.add_row(
+        cells = [
             r["name"],
             r["category"],
             f"{r['amount'] or 0:,.0f}",
             f"{r['win_probability']:.0f}",
             ", ".join(r["risks"]) or "-",
-            "; ".join(r["reasons"]) or "-",
-            r["next_best_action"] or "-",
-        )
+        ]
+        if wide:
+            cells.append("; ".join(r["reasons"]) or "-")
+        cells.append(r["next_best_action"] or "-")
+        table.add_row(*cells)
     out.print(table)
