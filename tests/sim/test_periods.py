@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 
 import numpy as np
@@ -48,7 +49,7 @@ def test_fiscal_quarters_are_named_by_the_year_the_fiscal_year_ends() -> None:
 def test_periods_are_contiguous() -> None:
     for kind in ("week", "month", "quarter"):
         ps = periods_from("2025-03-31", kind, 30, fiscal_start_month=11)
-        assert all((b.start - a.end).days == 1 for a, b in zip(ps, ps[1:], strict=False))
+        assert all((b.start - a.end).days == 1 for a, b in itertools.pairwise(ps))
 
 
 def test_bad_arguments_name_the_options() -> None:
@@ -68,10 +69,8 @@ def test_period_index_vectorised_with_gaps_and_missing() -> None:
         pd.to_datetime(["2025-10-31", "2025-11-01", "2025-11-30", "2025-12-31", "2026-01-01"])
     )
     assert period_index(dates, months).tolist() == [-1, 0, 0, 1, -1]
-    assert period_index(np.array(["2025-12-05", "NaT"], dtype="datetime64[D]"), months).tolist() == [
-        1,
-        -1,
-    ]
+    days = np.array(["2025-12-05", "NaT"], dtype="datetime64[D]")
+    assert period_index(days, months).tolist() == [1, -1]
     assert period_index([date(2025, 11, 2), None], months).tolist() == [0, -1]
     assert period_index([date(2025, 11, 2)], []).tolist() == [-1]
     with pytest.raises(ValueError, match="non-overlapping"):

@@ -100,7 +100,8 @@ def to_days(dates: Any) -> npt.NDArray[np.int64]:
 
 
 def period_index(dates: Any, periods: Sequence[Period]) -> npt.NDArray[np.int64]:
-    """Position of each date in `periods` (sorted, non-overlapping), -1 when in none."""
+    """Position of each date in `periods` (sorted, non-overlapping), -1 when in none. Dates
+    may also be int64 days since 1970-01-01, as `to_days` returns."""
     days = dates if isinstance(dates, np.ndarray) and dates.dtype == np.int64 else to_days(dates)
     return _index_days(days, periods)
 
