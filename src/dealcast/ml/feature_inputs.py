@@ -24,7 +24,7 @@ from dealcast.crm.dedup import normalise_email
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
 from dealcast.ml.org_context import org_context
-from dealcast.risk.context_text import mask_people
+from dealcast.risk.context_text import colliding_names, mask_names
 from dealcast.risk.signal_cache import cached_signals
 from dealcast.risk.text_patterns import TextSignals
 
@@ -202,7 +202,16 @@ def _activities(
     )
     acts["Known"] = acts[["Happened", "Created"]].max(axis=1)
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
-    texts = mask_people(acts["Text"], people, signals)
-    flags = cached_signals(store.engine, acts["Id"], texts, signals)[list(TEXT_SIGNALS)]
+    # Masking is only needed for texts the cache has not seen: it is keyed by the raw text
+    # plus the list of masked names.
+    names = colliding_names(people, signals)
+    flags = cached_signals(
+        store.engine,
+        acts["Id"],
+        acts["Text"],
+        signals,
+        prepare=lambda texts: mask_names(texts, names),
+        prepare_key="mask:" + "|".join(names),
+    )[list(TEXT_SIGNALS)]
     acts = pd.concat([acts.drop(columns=["Text", "Happened", "Created"]), flags], axis=1)
     return acts.reset_index(drop=True)

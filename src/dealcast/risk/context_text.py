@@ -88,8 +88,12 @@ def colliding_names(people: pd.Series, signals: TextSignals) -> list[str]:
 
 
 def mask_people(texts: pd.Series, people: pd.Series, signals: TextSignals) -> pd.Series:
+    return mask_names(texts, colliding_names(people, signals))
+
+
+def mask_names(texts: pd.Series, names: list[str]) -> pd.Series:
+    """Mask email addresses and the given full names (see `colliding_names`)."""
     out = texts.fillna("").str.replace(EMAIL, EMAIL_MASK, regex=True)
-    names = colliding_names(people, signals)
     if names:
         alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
         out = out.str.replace(re.compile(rf"\b(?:{alternatives})\b"), NAME_MASK, regex=True)

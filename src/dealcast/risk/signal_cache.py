@@ -8,6 +8,7 @@ any of them recomputes; an edited email body has a new hash, so it is recomputed
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,10 +33,21 @@ def version(signals: TextSignals) -> str:
 
 
 def cached_signals(
-    engine: Engine, ids: pd.Series, texts: pd.Series, signals: TextSignals
+    engine: Engine,
+    ids: pd.Series,
+    texts: pd.Series,
+    signals: TextSignals,
+    prepare: Callable[[pd.Series], pd.Series] | None = None,
+    prepare_key: str = "",
 ) -> pd.DataFrame:
-    """Boolean frame (one column per signal) aligned with `texts`."""
+    """Boolean frame (one column per signal) aligned with `texts`.
+
+    `prepare` (e.g. masking people's names) runs only on texts missing from the cache;
+    `prepare_key` must change whenever `prepare` would produce different text, since the
+    cache is keyed by the raw text's hash."""
     ver = version(signals)
+    if prepare_key:
+        ver = hashlib.sha256(f"{ver}:{prepare_key}".encode()).hexdigest()[:16]
     hashes = texts.fillna("").map(
         lambda t: hashlib.md5(t.encode(), usedforsecurity=False).hexdigest()
     )
@@ -57,7 +69,8 @@ def cached_signals(
     flags = np.array([found.get(k, -1) for k in keys], dtype=np.int64)
     todo = np.flatnonzero(flags < 0)
     if len(todo):
-        fresh = signals.detect(texts.iloc[todo])
+        missing = texts.iloc[todo]
+        fresh = signals.detect(prepare(missing) if prepare else missing)
         computed = np.zeros(len(todo), dtype=np.int64)
         for name, bit in BITS.items():
             computed |= np.where(fresh[name].to_numpy(), bit, 0)
