@@ -51,13 +51,14 @@ class FeatureInputs:
         signals: TextSignals | None = None,
     ) -> FeatureInputs:
         ids = None if opportunity_ids is None else sorted(set(opportunity_ids))
+        signals = signals or TextSignals()
         scoped = store.as_of(horizon, ids)
         if ids is None:  # everything, exactly at the horizon (training, backtests)
             full = store.as_of(horizon)
             state, contacts = full.opportunities(), full.contacts()
             history = _history(full.history(), state)
             by_email = email_index(contacts)
-            people = _people(contacts, full.users())
+            masked = colliding_names(_people(contacts, full.users()), signals)
         else:  # a few deals: org-wide parts from the hourly cache (see org_context)
             splice = org_context(store, scoped)
             org = splice.org
@@ -73,10 +74,13 @@ class FeatureInputs:
                 ignore_index=True,
             )
             by_email = org.derive("emails", lambda: email_index(org.contacts))
-            people = org.derive("people", lambda: _people(org.contacts, scoped.users()))
+            masked = org.derive(
+                f"masked:{signals.competitors}",
+                lambda: colliding_names(_people(org.contacts, scoped.users()), signals),
+            )
         opps = state[["Id", "AccountId", "OwnerId", "CreatedDate", "LastModifiedDate"]].copy()
         closes = state.loc[state["IsClosed"], ["Id", "AccountId", "OwnerId", "ClosedAt", "IsWon"]]
-        activities = _activities(store, scoped, by_email, people, signals or TextSignals(), horizon)
+        activities = _activities(store, scoped, by_email, masked, signals, horizon)
         roles = scoped.contact_roles()[
             ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
         ]
@@ -140,7 +144,7 @@ def _activities(
     store: Store,
     snap: Any,
     by_email: dict[str, str],
-    people: pd.Series,
+    masked: list[str],
     signals: TextSignals,
     horizon: datetime,
 ) -> pd.DataFrame:
@@ -204,7 +208,7 @@ def _activities(
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
     # Masking is only needed for texts the cache has not seen: it is keyed by the raw text
     # plus the list of masked names.
-    names = colliding_names(people, signals)
+    names = masked
     flags = cached_signals(
         store.engine,
         acts["Id"],

@@ -150,6 +150,7 @@ def _model_scores(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
     out = []
+    feature_dicts = _feature_dicts(feats)
     for i, row in enumerate(feats.itertuples(index=False)):
         series = feats.iloc[i]
         missing = [f for f, m in zip(model.features, imputed[i], strict=True) if m]
@@ -168,7 +169,7 @@ def _model_scores(
                 imputed=missing,
                 confidence_factors={k: round(float(v[i]), 3) for k, v in factors.items()},
                 next_best_actions=actions[i],
-                features=_feature_dict(series),
+                features=feature_dicts[i],
             )
         )
     return out
@@ -176,6 +177,7 @@ def _model_scores(
 
 def _rule_scores(feats: pd.DataFrame, as_of: datetime) -> list[DealScore]:
     p = rule_probability(feats)
+    feature_dicts = _feature_dicts(feats)
     return [
         DealScore(
             opportunity_id=str(feats.iloc[i]["OpportunityId"]),
@@ -194,17 +196,18 @@ def _rule_scores(feats: pd.DataFrame, as_of: datetime) -> list[DealScore]:
             ],
             as_of=as_of,
             scored_at=_now(),
-            features=_feature_dict(feats.iloc[i]),
+            features=feature_dicts[i],
         )
         for i in range(len(feats))
     ]
 
 
-def _feature_dict(row: pd.Series) -> dict[str, float | None]:
-    values = row[list(FEATURE_NAMES)].to_numpy(float)
-    return {
-        f: (None if np.isnan(v) else float(v)) for f, v in zip(FEATURE_NAMES, values, strict=True)
-    }
+def _feature_dicts(feats: pd.DataFrame) -> list[dict[str, float | None]]:
+    values = feats[list(FEATURE_NAMES)].to_numpy(float)
+    return [
+        {f: (None if np.isnan(v) else float(v)) for f, v in zip(FEATURE_NAMES, row, strict=True)}
+        for row in values
+    ]
 
 
 def _cached_or_rules(store: Store, as_of: datetime, open_deals: pd.DataFrame) -> list[DealScore]:

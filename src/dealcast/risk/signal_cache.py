@@ -62,7 +62,7 @@ def cached_signals(
             query = select(
                 text_signal.c.activity_id, text_signal.c.text_hash, text_signal.c.flags
             ).where(text_signal.c.activity_id.in_(chunk), text_signal.c.version == ver)
-            for r in conn.execute(query):
+            for r in conn.execute(query).fetchall():
                 key = (str(r[0]), str(r[1]))
                 if key in wanted:
                     found[key] = int(r[2])
