@@ -11,6 +11,7 @@ os.environ["LANGSMITH_TRACING"] = "false"
 os.environ["LANGSMITH_TEST_TRACKING"] = "false"
 
 INTEGRATION = Path(__file__).parent / "integration"
+pytest_plugins = ["tests.demo_org"]  # the shared demo-org fixture
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -28,6 +28,7 @@ app.add_typer(cli_ml.model_app, name="model")
 app.command("train")(cli_ml.cmd_train)
 app.command("score")(cli_ml.cmd_score)
 app.command("risks")(cli_risk.cmd_risks)
+app.command("forecast")(cli_ml.cmd_forecast)
 
 
 @ingest_app.command("export")

@@ -249,3 +249,45 @@ def model_compare(
         table.add_row(role, r["version"], f"{r['auc']:.3f}", f"{r['brier']:.4f}", f"{r['ece']:.4f}")
     out.print(table)
     out.print(f"better on Brier: {result['better']}")
+
+
+def cmd_forecast(
+    period: Annotated[str, typer.Option(help="week, month or quarter.")] = "quarter",
+    periods: Annotated[int, typer.Option(help="Current and next N-1 periods.")] = 2,
+    seed: Annotated[int, typer.Option(help="Same seed, same forecast.")] = 7,
+    sims: Annotated[int, typer.Option(help="Monte Carlo simulations.")] = 10_000,
+    db: DbOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Monte Carlo forecast per period: expected, P10/P50/P90, bookings so far (first cut)."""
+    from dealcast.sim.pipeline import forecast
+
+    run = resolve(db, as_of, fmt)
+    result = forecast(
+        run.store(), run.as_of, period, periods, seed, n_sims=sims, actor=get_settings().actor
+    )
+    if run.json:
+        emit_json(result)
+        return
+    table = Table(
+        title=f"Forecast as of {run.as_of:%Y-%m-%d} (model {result['model_version']},"
+        f" seed {seed}, {sims:,} simulations)"
+    )
+    for col in ("period", "closed won", "expected", "P10", "P50", "P90", "note"):
+        table.add_column(col, justify="left" if col in ("period", "note") else "right")
+
+    def money(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
+    for r in result["periods"]:
+        table.add_row(
+            r["period"],
+            money(r["closed_won"]),
+            money(r["expected"]),
+            money(r["p10"]),
+            money(r["p50"]),
+            money(r["p90"]),
+            r["unreliable_reason"] or "",
+        )
+    out.print(table)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.ml.conftest import DemoOrg, copy_store
+from tests.demo_org import DemoOrg, copy_store
 from tests.test_cli import run_cli
 
 AS_OF = "2026-06-30"

@@ -10,7 +10,7 @@ from dealcast.crm.export_import import import_export
 from dealcast.crm.store import Store
 from dealcast.ml import feature_store
 from dealcast.ml.feature_store import FeatureStore, RefreshPolicy
-from tests.ml.conftest import DemoOrg, copy_store
+from tests.demo_org import DemoOrg, copy_store
 
 
 @pytest.fixture

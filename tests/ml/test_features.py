@@ -12,7 +12,7 @@ from dealcast.crm.store import Store
 from dealcast.ml.feature_inputs import FeatureInputs
 from dealcast.ml.features import FEATURE_NAMES, compute
 from tests.crm.export_builder import O1, minimal_export
-from tests.ml.conftest import DemoOrg
+from tests.demo_org import DemoOrg
 
 
 @pytest.fixture

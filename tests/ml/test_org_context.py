@@ -12,7 +12,7 @@ from dealcast.ml.feature_inputs import FeatureInputs
 from dealcast.ml.features import compute
 from tests.crm.export_builder import O1, minimal_export, sfid
 from tests.crm.pit_suite import _append
-from tests.ml.conftest import DemoOrg
+from tests.demo_org import DemoOrg
 
 
 def _features(store: Store, t: datetime, ids: list[str], scoped: bool) -> pd.DataFrame:

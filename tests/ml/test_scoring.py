@@ -14,7 +14,7 @@ from dealcast.crm.store import Store
 from dealcast.ml import feature_store, scoring
 from dealcast.ml.feature_store import FeatureStore
 from dealcast.ml.model import CalibratedModel
-from tests.ml.conftest import DemoOrg, copy_store
+from tests.demo_org import DemoOrg, copy_store
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from dealcast.ml.feature_inputs import FeatureInputs
 from dealcast.ml.training import NotEnoughHistory, build_examples, time_split, train
-from tests.ml.conftest import DemoOrg
+from tests.demo_org import DemoOrg
 
 
 @pytest.fixture(scope="module")

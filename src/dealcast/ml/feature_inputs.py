@@ -56,7 +56,7 @@ class FeatureInputs:
         if ids is None:  # everything, exactly at the horizon (training, backtests)
             full = store.as_of(horizon)
             state, contacts = full.opportunities(), full.contacts()
-            history = _history(full.history(), state)
+            history = history_with_slips(full.history(), state)
             by_email = email_index(contacts)
             masked = colliding_names(_people(contacts, full.users()), signals)
         else:  # a few deals: org-wide parts from the hourly cache (see org_context)
@@ -65,11 +65,11 @@ class FeatureInputs:
             state = pd.concat(
                 [splice.without_targets(org.state, "Id"), splice.state], ignore_index=True
             )
-            org_history = org.derive("history", lambda: _history(org.history, org.state))
+            org_history = org.derive("history", lambda: history_with_slips(org.history, org.state))
             history = pd.concat(
                 [
                     splice.without_targets(org_history, "OpportunityId"),
-                    _history(splice.history, splice.state),
+                    history_with_slips(splice.history, splice.state),
                 ],
                 ignore_index=True,
             )
@@ -95,7 +95,7 @@ class FeatureInputs:
         )
 
 
-def _history(hist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
+def history_with_slips(hist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
     """History rows plus, for deals with none, their current values from LastModifiedDate
     (only when that is provably their state: `PitSource == "current"`)."""
     cols = ["OpportunityId", "StageName", "Amount", "CloseDate", "Probability", "CreatedDate"]

@@ -1,4 +1,5 @@
-"""A small demo org in an SQLite store, shared by the ML tests (built once per session)."""
+"""A small demo org in an SQLite store shared by the ML, risk and forecast tests (built once
+per session; registered as a plugin in tests/conftest.py)."""
 
 from __future__ import annotations
 
