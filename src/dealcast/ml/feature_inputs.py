@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from dealcast.crm.activities import activity_frame
 from dealcast.crm.dedup import normalise_email
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
@@ -148,74 +148,28 @@ def _activities(
     signals: TextSignals,
     horizon: datetime,
 ) -> pd.DataFrame:
-    tasks, events, emails = snap.tasks(), snap.events(), snap.emails()
-    parts = [
-        pd.DataFrame(
-            {
-                "Id": tasks["Id"],
-                "OpportunityId": tasks["WhatId"],
-                "Kind": np.where(
-                    tasks["TaskSubtype"].fillna("").str.lower() == "call", "call", "task"
-                ),
-                "Happened": tasks["ActivityDate"].fillna(tasks["CreatedDate"]),
-                "Created": tasks["CreatedDate"],
-                "Inbound": False,
-                "ContactId": tasks["WhoId"],
-                "Text": tasks["Subject"].fillna("") + "\n" + tasks["Description"].fillna(""),
-            }
-        ),
-        pd.DataFrame(
-            {
-                "Id": events["Id"],
-                "OpportunityId": events["WhatId"],
-                "Kind": "meeting",
-                "Happened": events["StartDateTime"]
-                .fillna(events["ActivityDate"])
-                .fillna(events["CreatedDate"]),
-                "Created": events["CreatedDate"],
-                "Inbound": False,
-                "ContactId": events["WhoId"],
-                "Text": events["Subject"].fillna("") + "\n" + events["Description"].fillna(""),
-            }
-        ),
-        pd.DataFrame(
-            {
-                "Id": emails["Id"],
-                "OpportunityId": emails["RelatedToId"],
-                "Kind": "email",
-                "Happened": emails["MessageDate"].fillna(emails["CreatedDate"]),
-                "Created": emails["CreatedDate"],
-                "Inbound": emails["Incoming"].astype(bool),
-                "ContactId": np.where(
-                    emails["Incoming"], emails["FromAddress"], emails["ToAddress"]
-                ),
-                "Text": emails["Subject"].fillna("") + "\n" + emails["TextBody"].fillna(""),
-            }
-        ),
-    ]
-    acts = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True)
-        if any(len(p) for p in parts)
-        else parts[0].iloc[0:0]
-    )
+    acts = activity_frame(snap)
     acts = acts[acts["OpportunityId"].fillna("").str.startswith("006")]
     is_email = acts["Kind"] == "email"
-    first_address = acts.loc[is_email, "ContactId"].fillna("").str.split(r"[;,]").str[0]
+    # an email's contact: the sender when it came in, the first recipient when it went out
+    address = acts.loc[is_email, "ContactId"].where(
+        acts.loc[is_email, "Inbound"], acts.loc[is_email, "To"]
+    )
+    first_address = address.fillna("").str.split(r"[;,]").str[0]
     acts.loc[is_email, "ContactId"] = first_address.map(
         lambda a: by_email.get(normalise_email(a) or "")
     )
-    acts["Known"] = acts[["Happened", "Created"]].max(axis=1)
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
     # Masking is only needed for texts the cache has not seen: it is keyed by the raw text
     # plus the list of masked names.
-    names = masked
     flags = cached_signals(
         store.engine,
         acts["Id"],
         acts["Text"],
         signals,
-        prepare=lambda texts: mask_names(texts, names),
-        prepare_key="mask:" + "|".join(names),
+        prepare=lambda texts: mask_names(texts, masked),
+        prepare_key="mask:" + "|".join(masked),
     )[list(TEXT_SIGNALS)]
-    acts = pd.concat([acts.drop(columns=["Text", "Happened", "Created"]), flags], axis=1)
+    drop = ["Text", "Subject", "To", "Happened", "Created"]
+    acts = pd.concat([acts.drop(columns=drop), flags], axis=1)
     return acts.reset_index(drop=True)
