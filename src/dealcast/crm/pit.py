@@ -69,7 +69,8 @@ def _visible(table: Table, t: datetime, columns: Sequence[str] | None) -> Any:
 
 
 class Snapshot:
-    """The store as of `as_of`. Frames are read on demand; each call re-reads."""
+    """The store as of `as_of`. Frames are read on demand; each call re-reads, except the
+    stage history, which `opportunities()` also needs and is read once per snapshot."""
 
     def __init__(
         self,
@@ -82,18 +83,17 @@ class Snapshot:
         self.as_of = as_of_instant(as_of)
         self.stages = stages
         self.opportunity_ids = None if opportunity_ids is None else sorted(set(opportunity_ids))
+        self._history: pd.DataFrame | None = None
 
     # ---- opportunities -------------------------------------------------------------
     def opportunities(self) -> pd.DataFrame:
         """Every opportunity that existed at T, with its state at T."""
         t = self.as_of
-        opp_t, hist_t = CRM_TABLES["Opportunity"], CRM_TABLES["OpportunityHistory"]
+        opp_t = CRM_TABLES["Opportunity"]
         with self.engine.connect() as conn:
             opps = read_in_chunks(conn, opp_t, _visible(opp_t, t, None), "Id", self.opportunity_ids)
-            hist = read_in_chunks(
-                conn, hist_t, _visible(hist_t, t, None), "OpportunityId", self.opportunity_ids
-            )
             last_activity = self._last_activity(conn)
+        hist = self.history()
         hist = hist[hist["OpportunityId"].isin(opps["Id"])]
         return self._apply_history(opps, hist, last_activity)
 
@@ -183,12 +183,20 @@ class Snapshot:
 
     def history(self) -> pd.DataFrame:
         """OpportunityHistory rows known at T, oldest first per opportunity."""
-        tab = CRM_TABLES["OpportunityHistory"]
-        with self.engine.connect() as conn:
-            frame = read_in_chunks(
-                conn, tab, _visible(tab, self.as_of, None), "OpportunityId", self.opportunity_ids
+        if self._history is None:
+            tab = CRM_TABLES["OpportunityHistory"]
+            with self.engine.connect() as conn:
+                frame = read_in_chunks(
+                    conn,
+                    tab,
+                    _visible(tab, self.as_of, None),
+                    "OpportunityId",
+                    self.opportunity_ids,
+                )
+            self._history = frame.sort_values(["OpportunityId", "CreatedDate", "Id"]).reset_index(
+                drop=True
             )
-        return frame.sort_values(["OpportunityId", "CreatedDate", "Id"]).reset_index(drop=True)
+        return self._history.copy()
 
     # ---- people --------------------------------------------------------------------
     def users(self) -> pd.DataFrame:
