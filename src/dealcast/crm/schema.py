@@ -214,3 +214,87 @@ text_signal = Table(
     Column("version", String(16), nullable=False),
     Column("flags", Integer, nullable=False),  # bit i = SIGNALS[i]
 )
+
+# ---- Forecasts: snapshots, quotas, scenarios, backtests, human calls -----------------
+
+# One row per period of every generated forecast (run_id groups a run's periods): the
+# history of how expected/P10/P90 moved, and what accuracy-by-snapshot is computed from.
+forecast_snapshot = Table(
+    "forecast_snapshot",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("as_of", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("scenario", String(128), nullable=True),  # None = the baseline forecast
+    Column("period_kind", String(8), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("start", Date, nullable=False),
+    Column("end", Date, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("closed_won", Float, nullable=False),
+    Column("expected", Float, nullable=False),
+    Column("p10", Float, nullable=True),
+    Column("p50", Float, nullable=True),
+    Column("p90", Float, nullable=True),
+    Column("deterministic", Float, nullable=False),
+    Column("unreliable", Boolean, nullable=False),
+    Column("payload", JSON, nullable=False),  # the full period row, roll-ups included
+    Index("ix_forecast_snapshot_period", "period", "as_of"),
+)
+
+# Quotas in Salesforce's ForecastingQuota shape: an owner's quota for the month or quarter
+# starting on start_date; a period's quota is the sum of the quotas starting inside it.
+quota = Table(
+    "quota",
+    metadata,
+    Column("owner_id", String(18), primary_key=True),
+    Column("start_date", Date, primary_key=True),
+    Column("amount", Float, nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("loaded_at", DateTime, nullable=False),
+)
+
+scenario = Table(
+    "scenario",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+backtest_run = Table(
+    "backtest_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("period_kind", String(8), nullable=False),
+    Column("from_date", Date, nullable=False),
+    Column("to_date", Date, nullable=False),
+    Column("scorer", String(32), nullable=False),
+    Column("summary", JSON, nullable=False),  # metrics per method (ours and baselines)
+    Column("rows", JSON, nullable=False),  # one row per snapshot date and period
+)
+
+# Human forecast calls: every submission and override is a new row, never an update.
+forecast_submission = Table(
+    "forecast_submission",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("category", String(16), nullable=False),  # Commit | Best Case
+    Column("owner_id", String(18), nullable=False),  # whose number (rep, or manager's team)
+    Column("submitted_by", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # submission | override
+    Column("amount", Float, nullable=False),
+    Column("previous_amount", Float, nullable=True),
+    Column("note", String(2000), nullable=False),
+    Index("ix_forecast_submission_period", "period", "owner_id", "category"),
+)
