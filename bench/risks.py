@@ -20,14 +20,24 @@ for ghosting and stalls, T is before its end when there is one):
 "Observable" recall (extra column) for the two drivers that need time to show: ghosting
 that started at least 14 days before T, stalls that started at least 30 days before T.
 
+single_threaded reference: the label is the simulator's plan flag, but a deal planned
+multi-threaded whose buying group never grew (SMB deals draw 0-1 colleagues; the
+executive only joins at the decision-maker milestone) is generated exactly like a
+single-threaded one. So the bench also counts the judged deals whose whole exported life
+lists one contact role ("one contact"): the label's share of them is the best precision
+any detector reading the data can reach, and P/R against "one contact" are shown too.
+
 False-positive tracker: among deals flagged with a code, the share that went on to win
 (`eventual_outcome`, the simulator's future for deals still open today), next to the win
 rate of all judged deals; above 20 % the code is "flagged for review".
 
-    .venv/bin/python bench/risks.py [--scale 1] [--db PATH]
+    .venv/bin/python bench/risks.py [--scale 1] [--seed 7] [--db PATH]
 
-`--db` runs on another copy of the store (the shared bench/out/demo-scale1.db by default;
-the run caches text signals in it). Writes bench/out/risks.json.
+`--seed` picks the demo org (7, the default, is the one every other bench uses; another
+seed checks that the detectors were not tuned to one org). `--db` runs on another copy of
+the store (default bench/out/demo-scale1.db for seed 7, demo-seed{N}-scale1.db otherwise;
+the run caches text signals in it). Writes bench/out/risks.json (risks-seed{N}.json for
+another seed).
 """
 
 from __future__ import annotations
@@ -53,6 +63,7 @@ from dealcast.risk.models import RISK_CODES
 
 DATES = ("2025-09-30", "2026-03-31", str(TODAY))
 END_OF_DAY = pd.Timedelta(hours=23, minutes=59, seconds=59)
+SEED = 7  # common.demo_export's default: the org the other benches use
 TARGET = 0.85
 TARGETED = ("stalled", "ghost_contacts", "pricing_pressure", "single_threaded", "competitor_threat")
 REVIEW_WON_SHARE = 0.20
@@ -63,21 +74,30 @@ TIMES = [
 ]
 
 
-def demo_store(scale: float, db: Path | None) -> Store:
-    path = db or OUT / f"demo-scale{scale:g}.db"  # shared with bench/scoring.py, ingest.py
+def demo_store(scale: float, seed: int, db: Path | None) -> Store:
+    # Seed 7's store is shared with bench/scoring.py and ingest.py.
+    default = f"demo-scale{scale:g}.db" if seed == SEED else f"demo-seed{seed}-scale{scale:g}.db"
+    path = db or OUT / default
     fresh = not path.exists()
     store = Store.open(f"sqlite:///{path}")
     if fresh:
-        print(f"importing scale {scale:g} into {path} ...", flush=True)
+        print(f"importing scale {scale:g} seed {seed} into {path} ...", flush=True)
         end = pd.Timestamp(TODAY) + END_OF_DAY
-        import_export(store, demo_export(scale), actor="bench", as_of=end.to_pydatetime())
+        export = demo_export(scale, seed)
+        import_export(store, export, actor="bench", as_of=end.to_pydatetime())
     return store
 
 
-def load_truth(scale: float) -> pd.DataFrame:
-    truth = pd.read_csv(demo_export(scale) / "_truth" / "deals.csv")
+def load_truth(scale: float, seed: int) -> pd.DataFrame:
+    export = demo_export(scale, seed)
+    truth = pd.read_csv(export / "_truth" / "deals.csv")
     for col in TIMES:
         truth[col] = pd.to_datetime(truth[col], utc=True).dt.tz_localize(None)
+    roles = pd.read_csv(
+        export / "OpportunityContactRole.csv", usecols=["OpportunityId", "ContactId"]
+    )
+    listed = roles.groupby("OpportunityId")["ContactId"].nunique()
+    truth["one_contact"] = truth["OpportunityId"].map(listed).fillna(0).le(1)
     return truth[~truth["is_deleted"].astype(bool)].set_index("OpportunityId")
 
 
@@ -150,6 +170,11 @@ def run_date(store: Store, truth: pd.DataFrame, day: str, last: bool) -> dict[st
             row["observable_recall"] = score(codes[code], seen)["recall"]
         row["won_share"] = float(won[codes[code]].mean()) if codes[code].any() else None
         result["codes"][code] = row
+    one = truth.reindex(ids)["one_contact"].astype(bool)
+    result["single_reference"] = {
+        **score(codes["single_threaded"], one),
+        "labelled": int((one & truths["single_threaded"]).sum()),
+    }
     return result
 
 
@@ -201,6 +226,15 @@ def table(per_date: list[dict[str, Any]], pool: dict[str, dict[str, Any]]) -> st
             f"{code:<20}{cells}{fmt(p['precision']):>10}{fmt(p['recall']):>10}"
             f"{target:>8}{won:>7}  {review}"
         )
+    refs = [d["single_reference"] for d in per_date]
+    one, labelled = sum(r["true"] for r in refs), sum(r["labelled"] for r in refs)
+    tp, flagged = sum(r["tp"] for r in refs), sum(r["flagged"] for r in refs)
+    lines.append(
+        f"single_threaded reference: {one} judged deals list one contact through their "
+        f"exported life, {labelled} of them labelled (precision ceiling "
+        f"{fmt(labelled / one if one else None)}); against 'one contact' P "
+        f"{fmt(tp / flagged if flagged else None)} R {fmt(tp / one if one else None)}"
+    )
     rates = ", ".join(f"{d['as_of']} {d['win_rate'] * 100:.0f} %" for d in per_date)
     times = ", ".join(f"{d['as_of']} {d['total_s']:.1f} s" for d in per_date)
     lines += [f"win rate of all open deals: {rates}", f"load + detect: {times}"]
@@ -210,10 +244,11 @@ def table(per_date: list[dict[str, Any]], pool: dict[str, dict[str, Any]]) -> st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=SEED, help="demo org seed (default 7)")
     parser.add_argument("--db", type=Path, default=None, help="store to use (default shared)")
     args = parser.parse_args()
-    store = demo_store(args.scale, args.db)
-    truth = load_truth(args.scale)
+    store = demo_store(args.scale, args.seed, args.db)
+    truth = load_truth(args.scale, args.seed)
     per_date = []
     for i, day in enumerate(DATES):
         per_date.append(run_date(store, truth, day, last=i == len(DATES) - 1))
@@ -227,11 +262,13 @@ def main() -> None:
     payload = {
         "run_at": datetime.now().isoformat(timespec="seconds"),
         "scale": args.scale,
+        "seed": args.seed,
         "per_date": per_date,
         "pooled": pool,
     }
-    (OUT / "risks.json").write_text(json.dumps(payload, indent=2, default=str))
-    print(f"wrote {OUT / 'risks.json'}")
+    out = OUT / ("risks.json" if args.seed == SEED else f"risks-seed{args.seed}.json")
+    out.write_text(json.dumps(payload, indent=2, default=str))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def _deals(snap: Snapshot, stages: StageConfig) -> pd.DataFrame:
     opps = snap.open_opportunities()
     by_name = {s.name: s for s in stages.stages}
     cols = ["Id", "Name", "AccountId", "OwnerId", "StageName", "Amount", "CloseDate"]
-    cols += ["Probability", "CreatedDate", "StageEnteredAt", "PitSource"]
+    cols += ["Probability", "ForecastCategoryName", "CreatedDate", "StageEnteredAt", "PitSource"]
     deals = opps[cols].rename(columns={"Id": "OpportunityId"}).copy()
     # "unverified": no history and changed after T, so the stage, amount and close date at
     # T are unknown. Such deals are still listed but history-based checks skip them.

@@ -10,6 +10,10 @@ left out. Columns:
   Meaningful  the buyer took part: an inbound email, a meeting or a call that connected
               (so its text is the buyer's words or notes of a conversation with them)
   Named       names a competitor (configured or discovered)
+  Chase       an outbound email in chase wording ("I haven't heard back"): the seller
+              states that the contact went quiet
+  OnHold      says the deal is paused ("priorities have shifted", "on hold"), in the
+              buyer's words or the seller's notes
   pricing_stated, competitor_stated
               the flag is set and the signal's phrase itself is in the text, so it can be
               quoted (a looser learned flag alone is context, not evidence)
@@ -27,7 +31,9 @@ from dealcast.crm.dedup import normalise_email
 from dealcast.crm.pit import Snapshot
 from dealcast.crm.store import Store
 from dealcast.risk.context_text import (
+    CHASE,
     NO_ANSWER,
+    ON_HOLD,
     discover_competitors,
     mask_people,
     mentions,
@@ -108,6 +114,8 @@ def _derive(acts: pd.DataFrame, names: tuple[str, ...], signals: TextSignals) ->
     acts["NoAnswer"] = call & acts["Text"].str.contains(NO_ANSWER)
     acts["Meaningful"] = inbound_email | kind.eq("meeting") | (call & ~acts["NoAnswer"])
     acts["Named"] = mentions(acts["Text"], names)
+    acts["Chase"] = kind.eq("email") & ~acts["Inbound"] & acts["Text"].str.contains(CHASE)
+    acts["OnHold"] = acts["Text"].str.contains(ON_HOLD)
     for signal in STATED:
         flagged = acts[signal].to_numpy()
         search = signals.compiled(signal).search

@@ -8,6 +8,8 @@
   phrasing ("also evaluating X", "X pitched a lower price") across several deals.
 - Call outcomes: Salesforce keeps the call result in free text in most orgs; a call that
   went to voicemail is an attempt, not a conversation.
+- Chases and on-hold statements: a seller's "I haven't heard back" says the buyer went
+  quiet; "things are on hold" says the deal stopped moving, sooner than silence shows it.
 - Affirmed budget confirmations: "budget approved" is not a confirmation in "how to get
   budget approved" or "budget isn't approved yet".
 CRM text is untrusted input: it is only ever matched, never executed or obeyed.
@@ -30,6 +32,29 @@ NAME_MASK = "[name]"
 NO_ANSWER = re.compile(
     r"\b(?:voice ?mail|no answer|did(?:n.t| not) (?:pick up|answer)|left (?:a )?(?:message|vm)|"
     r"unreachable|could(?:n.t| not) reach|not reachable|no response)\b",
+    re.IGNORECASE,
+)
+
+# A chase: the seller says in writing that the buyer has gone quiet ("I haven't heard
+# back", "bumping this up"). Plain "following up on our conversation" is an ordinary
+# opener, so only the wordings that presuppose an unanswered message count.
+CHASE = re.compile(
+    r"\b(?:have(?:n.t| not) heard (?:back|from you)|did(?:n.t| not) hear back|"
+    r"just following up|following up on my (?:last|previous) (?:email|message|note)|"
+    r"bump(?:ing)? (?:this|it|my (?:last )?(?:email|message))|circling back|"
+    r"close (?:out )?the file|still on your radar|did(?:n.t| not) get lost|"
+    r"not sure (?:if|whether) you (?:saw|got|received))\b",
+    re.IGNORECASE,
+)
+
+# On hold: the deal is paused by the buyer's own account ("priorities have shifted",
+# "things are on hold", "revisit next quarter"), stated by them or noted by the seller.
+ON_HOLD = re.compile(
+    r"\b(?:on hold|on ice|(?:priorities|plans) (?:have |has )?(?:shifted|changed)|"
+    r"dropped (?:down )?(?:the|our) (?:list|priorities)|deprioriti[sz]ed|"
+    r"revisit (?:this |it )?(?:next|in) (?:quarter|year|month)|no new date|"
+    r"(?:deal|project) is stuck|still a priority|timeline has changed|re-?engage|"
+    r"new sponsor|re-?establish the timeline)\b",
     re.IGNORECASE,
 )
 

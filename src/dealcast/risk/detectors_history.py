@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dealcast.risk.context import RiskContext
+from dealcast.risk.context_text import ON_HOLD
 from dealcast.risk.detectors_common import (
     MAX_EVIDENCE,
     Detected,
@@ -35,8 +36,16 @@ STUCK_QUANTILE = "p90"
 STUCK_QUIET_DAYS = 7
 STUCK_MAX_TOUCHES = 2
 MIN_SPELLS = 20
-# Severity: twice the p90 or two months without the buyer is high; the p90 or a month,
-# medium; otherwise low.
+# Stalled, "on hold": someone wrote that the deal is paused ("priorities have shifted",
+# "on hold until next quarter") since it entered its current stage, and the buyer has not
+# taken part STALL_REVIVED_TOUCHES times since (then it is moving again). Silence takes
+# weeks to show a stall; the words are there from its first days.
+STALL_REVIVED_TOUCHES = 3
+# Stalled, "omitted": the owner took the open deal out of the forecast (forecast category
+# Omitted): their own judgement that it is not progressing.
+OMITTED = "Omitted"
+# Severity: twice the p90 or two months without the buyer is high; the p90, a month, or
+# an on-hold statement or omitted forecast, medium; otherwise low.
 STALL_HIGH_RATIO, STALL_HIGH_QUIET, STALL_MEDIUM_QUIET = 2.0, 60, 30
 
 # Close date: high at 3+ pushes, 90+ days pushed in all or 30+ days overdue; medium at 2
@@ -44,9 +53,26 @@ STALL_HIGH_RATIO, STALL_HIGH_QUIET, STALL_MEDIUM_QUIET = 2.0, 60, 30
 SLIP_HIGH_PUSHES, SLIP_HIGH_DAYS, SLIP_HIGH_OVERDUE = 3, 90, 30
 
 
+def on_hold(ctx: RiskContext) -> pd.DataFrame:
+    """Per deal: its latest on-hold statement since entering its current stage (activity
+    rows), left out when the buyer took part STALL_REVIVED_TOUCHES times after it."""
+    acts = ctx.activities
+    deals = ctx.deals.set_index("OpportunityId")
+    entered = deals["StageEnteredAt"].where(deals["StateKnown"]).rename("Entered")
+    said = acts[acts["OnHold"]].join(entered, on="OpportunityId")
+    said = said[said["Known"] >= said["Entered"]].drop(columns="Entered")
+    latest = said.groupby("OpportunityId").tail(1)  # activities are sorted by Known
+    at = latest[["OpportunityId", "Known"]].rename(columns={"Known": "Said"})
+    after = acts[acts["Meaningful"]].merge(at, on="OpportunityId")
+    revived = after[after["Known"] > after["Said"]].groupby("OpportunityId").size()
+    touches = revived.reindex(latest["OpportunityId"]).fillna(0).to_numpy()
+    return latest[touches < STALL_REVIVED_TOUCHES].reset_index(drop=True)
+
+
 def stall_measures(ctx: RiskContext) -> pd.DataFrame:
     """Per open deal: Quiet (days since the buyer took part), Recent (touches in the last
-    QUIET_WINDOW_DAYS), InStage (days), Typical (the org's p90 for the stage), Thin."""
+    QUIET_WINDOW_DAYS), InStage (days), Typical (the org's p90 for the stage), Thin,
+    OnHold (an on-hold statement stands, see `on_hold`), Omitted (forecast category)."""
     deals = ctx.deals.set_index("OpportunityId")
     acts = ctx.activities
     last = acts[acts["Meaningful"]].groupby("OpportunityId")["Known"].max()
@@ -62,49 +88,68 @@ def stall_measures(ctx: RiskContext) -> pd.DataFrame:
             "InStage": days(now, deals["StageEnteredAt"]).where(deals["StateKnown"]),
             "Typical": deals["StageName"].map(typical),
             "Thin": deals.index.isin(list(thin_deals(ctx))),
+            "OnHold": deals.index.isin(on_hold(ctx)["OpportunityId"]),
+            "Omitted": deals["ForecastCategoryName"].eq(OMITTED) & deals["StateKnown"],
         }
     )
 
 
 def detect_stalled(ctx: RiskContext) -> Detected:
-    """Stuck in the stage well past the org's typical time, or gone quiet on both sides.
-    Deals whose champion is ghosting are reported as ghost_contacts instead: that silence
-    has a more specific cause. Severity: see STALL_* above."""
+    """Stuck in the stage well past the org's typical time, gone quiet on both sides, said
+    to be on hold since the last stage change, or omitted from the forecast by its owner.
+    When the champion is ghosting, silence and stage time are reported as ghost_contacts
+    instead (that silence has a more specific cause); an on-hold statement or an omitted
+    forecast still counts. Severity: see STALL_* above."""
     m = stall_measures(ctx)
     ratio = m["InStage"] / m["Typical"]
     quiet = ~m["Thin"] & (m["Quiet"] >= QUIET_DAYS) & (m["Recent"] <= QUIET_MAX_TOUCHES)
     calm = (m["Quiet"] >= STUCK_QUIET_DAYS) & (m["Recent"] <= STUCK_MAX_TOUCHES)
     stuck = (ratio >= 1.0) & (m["Thin"] | calm)
     ghosted = set(ghosting(ctx).query("IsChampion")["OpportunityId"])
-    flagged = (quiet | stuck) & ~m.index.isin(list(ghosted))
+    silent = (quiet | stuck) & ~m.index.isin(list(ghosted))
+    flagged = silent | m["OnHold"] | m["Omitted"]
     acts = by_deal(ctx.activities, m.index[flagged])
-    measures = m.assign(Ratio=ratio).to_dict("index")
+    said = on_hold(ctx).set_index("OpportunityId")
+    measures = m.assign(Ratio=ratio, Silent=silent).to_dict("index")
     out: Detected = {}
     for deal in rows(ctx.deals[ctx.deals["OpportunityId"].isin(m.index[flagged])]):
         deal_id = str(deal["OpportunityId"])
         this = measures[deal_id]
         r, q, thin = float(this["Ratio"]), float(this["Quiet"]), bool(this["Thin"])
-        severity = "low"
-        if r >= STALL_HIGH_RATIO or (not thin and q >= STALL_HIGH_QUIET):
-            severity = "high"
-        elif r >= 1.0 or (not thin and q >= STALL_MEDIUM_QUIET):
-            severity = "medium"
-        parts = []
-        if r >= 1.0:
-            parts.append(
-                f"{this['InStage']:.0f} days in {deal['StageName']} (90 % of the "
-                f"org's deals moved on within {this['Typical']:.0f})"
-            )
-        if not thin:
-            parts.append(
-                f"no reply, meeting or call for {q:.0f} days and "
-                f"{int(this['Recent'])} touches in the last {QUIET_WINDOW_DAYS}"
-            )
+        severity, parts = "low", []
+        if this["Silent"]:
+            if r >= STALL_HIGH_RATIO or (not thin and q >= STALL_HIGH_QUIET):
+                severity = "high"
+            elif r >= 1.0 or (not thin and q >= STALL_MEDIUM_QUIET):
+                severity = "medium"
+            if r >= 1.0:
+                parts.append(
+                    f"{this['InStage']:.0f} days in {deal['StageName']} (90 % of the "
+                    f"org's deals moved on within {this['Typical']:.0f})"
+                )
+            if not thin:
+                parts.append(
+                    f"no reply, meeting or call for {q:.0f} days and "
+                    f"{int(this['Recent'])} touches in the last {QUIET_WINDOW_DAYS}"
+                )
         evidence = [entry_evidence(ctx, deal)]
+        if this["OnHold"]:
+            statement = said.loc[[deal_id]]
+            parts.append(
+                f"on hold since {ymd(statement['Known'].iloc[0])}, with no stage change since"
+            )
+            evidence += activity_evidence(ctx, statement, limit=1, pattern=ON_HOLD)
+        if this["Omitted"]:
+            parts.append("its owner has omitted it from the forecast")
+        if this["OnHold"] or this["Omitted"]:
+            severity = "medium" if severity == "low" else severity
         mine = acts.get(deal_id)
         if mine is not None:
+            shown = {e.id for e in evidence}
+            mine = mine[~mine["Id"].isin(shown)]
             evidence += activity_evidence(ctx, mine[mine["Meaningful"]], limit=1)
-            evidence += activity_evidence(ctx, mine[~mine["Meaningful"]], limit=MAX_EVIDENCE - 2)
+            rest = MAX_EVIDENCE - len(evidence)
+            evidence += activity_evidence(ctx, mine[~mine["Meaningful"]], limit=rest)
         message = "Stalled: " + "; ".join(parts) + "."
         out[deal_id] = Risk("stalled", severity, message, tuple(evidence))
     return out
