@@ -114,7 +114,7 @@ def import_export(
     started = time.perf_counter()
     try:
         with store.engine.begin() as conn:
-            run = _Run(conn, store, folder, actor, as_of, progress)
+            run = ImportRun(conn, store, folder, actor, as_of, progress)
             report = run.execute(started)
     except Exception as exc:
         store.record_audit(
@@ -128,7 +128,13 @@ def import_export(
     return report
 
 
-class _Run:
+class ImportRun:
+    """One import inside the caller's transaction: validation, upsert, quarantine, audit.
+
+    Shared by the Data Export import and the live Salesforce sync (which spools what it
+    reads into CSVs of the same shape), so both go through exactly the same path.
+    """
+
     def __init__(
         self,
         conn: Connection,
@@ -137,6 +143,9 @@ class _Run:
         actor: str,
         as_of: datetime,
         progress: Progress | None,
+        *,
+        kind: str = "export",
+        source: str | None = None,
     ) -> None:
         self.conn, self.store, self.folder, self.actor, self.as_of = (
             conn,
@@ -145,6 +154,7 @@ class _Run:
             actor,
             as_of,
         )
+        self.source = source or str(folder)
         self.progress = progress
         self.known = KnownIds()
         self.problems: list[Problem] = []
@@ -153,7 +163,7 @@ class _Run:
         self.import_id = int(
             conn.execute(
                 import_run.insert().values(
-                    source=str(folder), kind="export", actor=actor, started_at=now, flagged=False
+                    source=self.source, kind=kind, actor=actor, started_at=now, flagged=False
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
@@ -162,7 +172,20 @@ class _Run:
             self.known.ids[obj].update(conn.execute(select(table.c.Id)).scalars())
 
     def execute(self, started: float) -> ImportReport:
-        reports = [self._object(record) for record in RECORD_TYPES]
+        reports = [self.ingest_file(record) for record in RECORD_TYPES]
+        return self.finish(reports, started)
+
+    def finish(
+        self,
+        reports: list[ObjectReport],
+        started: float,
+        *,
+        action: str = "import",
+        inputs_hash: str | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> ImportReport:
+        """Quality, the import_run row and the audit entry, once every object is written."""
+        inputs_hash = inputs_hash or self._inputs_hash(reports)
         read = sum(r.rows for r in reports)
         rejected = sum(r.quarantined for r in reports)
         if any(r.inserted or r.updated for r in reports):
@@ -176,7 +199,7 @@ class _Run:
             .where(import_run.c.id == self.import_id)
             .values(
                 finished_at=datetime.now(UTC).replace(tzinfo=None),
-                inputs_hash=self._inputs_hash(reports),
+                inputs_hash=inputs_hash,
                 counts=counts,
                 quality_score=quality.score,
                 flagged=quality.flagged,
@@ -185,9 +208,9 @@ class _Run:
         audit.append(
             self.conn,
             actor=self.actor,
-            action="import",
-            subject=str(self.folder),
-            inputs_hash=self._inputs_hash(reports),
+            action=action,
+            subject=self.source,
+            inputs_hash=inputs_hash,
             outputs={
                 "import_id": self.import_id,
                 "rows": read,
@@ -195,12 +218,13 @@ class _Run:
                 "written": {r.object: r.inserted + r.updated for r in reports},
                 "quality_score": quality.score,
                 "flagged": quality.flagged,
+                **(outputs or {}),
             },
             as_of=self.as_of,
         )
         return ImportReport(
             import_id=self.import_id,
-            source=str(self.folder),
+            source=self.source,
             objects=reports,
             quality=quality,
             seconds=seconds,
@@ -212,16 +236,20 @@ class _Run:
     def _inputs_hash(reports: list[ObjectReport]) -> str:
         return audit.hash_inputs({r.file: r.sha256 for r in reports if r.present})
 
-    def _object(self, record: type[SfRecord]) -> ObjectReport:
+    def ingest_file(
+        self, record: type[SfRecord], path: Path | None = None, label: str | None = None
+    ) -> ObjectReport:
+        """Validate and write one object's CSV (default: `<folder>/<Object>.csv`); `label`
+        names the file in reports and quarantine rows (default: the file name)."""
         obj = record.OBJECT
-        path = self.folder / f"{obj}.csv"
-        report = ObjectReport(object=obj, file=path.name, present=path.is_file())
+        path = path or self.folder / f"{obj}.csv"
+        report = ObjectReport(object=obj, file=label or path.name, present=path.is_file())
         if not report.present:
             return report
         source = CsvSource(
             path, record.field_names(), record.required_fields(), self._on_bytes(obj, path)
         )
-        validator = RowValidator(record, path.name, self.store.stages, self.known)
+        validator = RowValidator(record, report.file, self.store.stages, self.known)
         writer = TableWriter(self.conn, CRM_TABLES[obj], self.import_id)
         pending: list[dict[str, Any]] = []
         rejected: list[Problem] = []

@@ -298,3 +298,18 @@ forecast_submission = Table(
     Column("note", String(2000), nullable=False),
     Index("ix_forecast_submission_period", "period", "owner_id", "category"),
 )
+
+# ---- Live Salesforce sync ------------------------------------------------------------
+
+# One row per synced object, written in the same transaction as the sync's data: a crash
+# mid-sync leaves the last committed watermark, so the next sync resumes from it.
+salesforce_sync_state = Table(
+    "salesforce_sync_state",
+    metadata,
+    Column("object", String(64), primary_key=True),
+    Column("watermark", DateTime, nullable=False),  # server time the data is complete up to
+    Column("synced_at", DateTime, nullable=False),
+    Column("import_id", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),  # full | incremental
+    Column("fields", JSON, nullable=False),  # last known good mapping: contract -> API name
+)
