@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dealcast import cli_ml, cli_render, cli_risk
+from dealcast import cli_backtest, cli_forecast, cli_ml, cli_render, cli_risk, cli_sfdc
 from dealcast.cli_common import AsOfOpt, DbOpt, Format, FormatOpt, emit_json, err, resolve
 from dealcast.config import get_settings
 from dealcast.crm.export_import import import_export
@@ -28,7 +28,13 @@ app.add_typer(cli_ml.model_app, name="model")
 app.command("train")(cli_ml.cmd_train)
 app.command("score")(cli_ml.cmd_score)
 app.command("risks")(cli_risk.cmd_risks)
-app.command("forecast")(cli_ml.cmd_forecast)
+app.add_typer(cli_forecast.forecast_app, name="forecast")
+app.add_typer(cli_forecast.scenario_app, name="scenario")
+app.add_typer(cli_forecast.quota_app, name="quota")
+app.command("sfdc-emulator")(cli_sfdc.cmd_sfdc_emulator)
+ingest_app.command("salesforce")(cli_sfdc.cmd_ingest_salesforce)
+if hasattr(cli_backtest, "cmd_backtest"):  # being written: registered once it exists
+    app.command("backtest")(cli_backtest.cmd_backtest)
 
 
 @ingest_app.command("export")

@@ -8,15 +8,14 @@ stderr. Exit codes: 0 ok, 2 bad input (the message names the problem), 1 interna
 from __future__ import annotations
 
 import json
-import math
+import os
+import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 
@@ -24,8 +23,10 @@ from dealcast.config import get_settings
 from dealcast.crm.pit import as_of_instant
 from dealcast.crm.stages import load_stages
 from dealcast.crm.store import Store
+from dealcast.jsonable import to_jsonable
 
-out = Console()
+# piped output (files, CI logs) gets 120 columns rather than rich's 80: money needs room
+out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120")))
 err = Console(stderr=True)
 
 
@@ -72,27 +73,6 @@ def resolve(db: str | None, as_of: str | None, fmt: Format) -> Run:
         url = f"sqlite:///{Path(url)}"
     instant = as_of_instant(as_of) if as_of else datetime.now(UTC).replace(tzinfo=None)
     return Run(db_url=url, as_of=instant, fmt=fmt)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON values: ISO dates, None for NaN/NaT, snake_case keys are the caller's job."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if value is pd.NaT:
-        return None
-    return value
 
 
 def emit_json(payload: Any) -> None:

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     )
     stages_file: Path | None = Field(None, description="YAML stage set for custom picklists.")
     actor: str = Field("cli", description="Who is recorded in the audit log for CLI actions.")
+    fiscal_start_month: int = Field(
+        1, ge=1, le=12, description="First month of the fiscal year (quarters follow it)."
+    )
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")

@@ -9,7 +9,7 @@ import pytest
 
 from dealcast.cli_ml import train_model
 from dealcast.crm.store import Store
-from dealcast.sim import pipeline
+from dealcast.sim import engine, pipeline
 from tests.demo_org import DemoOrg, copy_store
 
 
@@ -44,7 +44,7 @@ def test_failed_simulation_falls_back_to_the_deterministic_sum(
     def boom(*_: Any, **__: Any) -> None:
         raise MemoryError("no room")
 
-    monkeypatch.setattr(pipeline, "simulate", boom)
+    monkeypatch.setattr(engine, "simulate", boom)
     result = pipeline.forecast(store, demo_org.as_of, "quarter", 1, seed=1, n_sims=100)
     (period,) = result["periods"]
     assert period["method"] == "deterministic" and period["p10"] is None

@@ -129,3 +129,37 @@ def day_lookup(
     last = int(to_days([periods[-1].end])[0])
     days = np.arange(first, last + 1, dtype=np.int64)
     return first, _index_days(days, periods).astype(np.int32)
+
+
+PERIOD_LABEL_FORMATS = "YYYY-Www (ISO week), YYYY-MM (month) or YYYY-Qn (fiscal quarter)"
+
+
+def parse_period(label: str, *, fiscal_start_month: int = 1) -> Period:
+    """The period a label names (the inverse of the labels `periods_from` gives): `2025-W46`,
+    `2025-11` or `2025-Q4` (fiscal quarters as in this module's docstring)."""
+    text = str(label).strip().upper()
+    if not 1 <= fiscal_start_month <= 12:
+        raise ValueError(f"fiscal start month must be 1-12, got {fiscal_start_month}")
+    try:
+        year_text, rest = text.split("-", 1)
+        year = int(year_text)
+        if len(year_text) != 4 or not rest:
+            raise ValueError
+        if rest[0] == "W":
+            period = _week(date.fromisocalendar(year, int(rest[1:]), 1), 0)
+        elif rest[0] == "Q":
+            quarter = int(rest[1:])
+            if not 1 <= quarter <= 4:
+                raise ValueError
+            # fiscal year `year` ends in calendar `year`: it starts `fiscal_start_month` of
+            # `year` when that is January, of `year - 1` otherwise
+            fy_start_year = year if fiscal_start_month == 1 else year - 1
+            y, m = _add_months(fy_start_year, fiscal_start_month, 3 * (quarter - 1))
+            period = _quarter(date(y, m, 1), 0, fiscal_start_month)
+        else:
+            period = _month(date(year, int(rest), 1), 0)
+    except ValueError as exc:
+        raise ValueError(f"period {label!r} is not a label like {PERIOD_LABEL_FORMATS}") from exc
+    if period.label != text:
+        raise ValueError(f"period {label!r} is not a label like {PERIOD_LABEL_FORMATS}")
+    return period

@@ -1,55 +1,71 @@
-"""`dealcast forecast`: calibrated deal scores + a timing model fitted on history -> Monte Carlo.
+"""`dealcast forecast`: the champion's calibrated scores + history-fitted timing -> Monte Carlo.
 
-As of T: the open deals' calibrated win probabilities (the scorer, stored and audited), a
-timing model fitted on the stage history of deals won before T (how far past the stated
-close date they actually closed, by stage and slip count) and the won/snapshot amount ratio.
-Bookings already won in a period by T are added to every figure of that period. If the
-simulation fails, the deterministic sum is returned with `method: "deterministic"` and no
-interval. First cut: categories, owner/manager roll-ups, quotas, snapshots, scenarios and
-backtests are not wired yet.
+`forecast` loads the pipeline as of T (`inputs.load_inputs`: scores stored and audited),
+runs `engine.run_forecast` for the current and next N-1 periods, and stores the result as a
+snapshot with its audit entry (`snapshots.save_forecast`). Quotas come from the store
+(`dealcast quota load`). The same seed gives the same forecast for the same store state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
-
-from dealcast.crm import audit
 from dealcast.crm.store import Store
-from dealcast.ml.feature_inputs import history_with_slips
-from dealcast.ml.scoring import score
-from dealcast.sim.montecarlo import OpenDeals, deterministic, simulate
-from dealcast.sim.periods import periods_from
-from dealcast.sim.timing import AmountRatio, TimingModel
+from dealcast.sim.engine import run_forecast
+from dealcast.sim.inputs import PipelineInputs, load_inputs
+from dealcast.sim.montecarlo import DEFAULT_LEVELS
+from dealcast.sim.periods import PERIOD_KINDS, Period, periods_from
+from dealcast.sim.quotas import quotas_frame
+from dealcast.sim.snapshots import save_forecast
 
-UNRELIABLE_SPREAD = 0.30  # (p90 - p10) / p50 above this: say the interval is too wide
-HISTORY_YEARS = 2
+MAX_PERIODS = 24
 
 
-def _fit(
-    state: pd.DataFrame, history: pd.DataFrame, as_of: datetime
-) -> tuple[TimingModel, AmountRatio]:
-    won = state[state["IsWon"]].set_index("Id")
-    since = pd.Timestamp(as_of) - pd.DateOffset(years=HISTORY_YEARS)
-    rows = history[history["OpportunityId"].isin(won.index) & (history["CreatedDate"] >= since)]
-    rows = rows[~rows["StageName"].isin(["Closed Won", "Closed Lost"])].dropna(subset=["CloseDate"])
-    if len(rows) < 30:
-        return TimingModel.exact(), AmountRatio.identity()
-    closed = won.loc[rows["OpportunityId"], "ClosedAt"].to_numpy()
-    timing = TimingModel.fit(
-        rows["StageName"].to_numpy(),
-        rows["SlipCount"].to_numpy(),
-        rows["CloseDate"].to_numpy(),
-        closed,
+def check_request(kind: str, n_periods: int, n_sims: int) -> None:
+    if kind not in PERIOD_KINDS:
+        raise ValueError(f"period must be one of {', '.join(PERIOD_KINDS)}; got {kind!r}")
+    if not 1 <= n_periods <= MAX_PERIODS:
+        raise ValueError(f"periods must be 1-{MAX_PERIODS}; got {n_periods}")
+    if n_sims < 100:
+        raise ValueError(f"simulations must be >= 100 for a usable interval; got {n_sims}")
+
+
+def payload_for(
+    inputs: PipelineInputs,
+    periods: Sequence[Period],
+    kind: str,
+    seed: int,
+    n_sims: int,
+    levels: Sequence[float],
+    store: Store,
+    *,
+    new_pipeline: bool = True,
+) -> dict[str, Any]:
+    rows = run_forecast(
+        inputs,
+        periods,
+        seed=seed,
+        n_sims=n_sims,
+        levels=levels,
+        quotas=quotas_frame(store),
+        new_pipeline=new_pipeline,
     )
-    final_amount = won.loc[rows["OpportunityId"], "Amount"].to_numpy(float)
-    try:
-        ratio = AmountRatio.fit(rows["Amount"].to_numpy(float), final_amount)
-    except ValueError:
-        ratio = AmountRatio.identity()
-    return timing, ratio
+    for row in rows:
+        row["model_version"], row["seed"] = inputs.model_version, seed
+    return {
+        "as_of": inputs.as_of,
+        "period_kind": kind,
+        "seed": seed,
+        "n_sims": n_sims,
+        "levels": list(levels),
+        "model_version": inputs.model_version,
+        "batch_id": inputs.batch_id,
+        "open_deals": len(inputs.deals),
+        "correlation_sigma": inputs.correlation.sigma if inputs.correlation else 0.0,
+        "periods": rows,
+    }
 
 
 def forecast(
@@ -60,79 +76,19 @@ def forecast(
     seed: int,
     *,
     n_sims: int = 10_000,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    fiscal_start_month: int = 1,
+    new_pipeline: bool = True,
     actor: str = "system",
 ) -> dict[str, Any]:
-    periods = periods_from(as_of, kind, n_periods)
-    snap = store.as_of(as_of)
-    state = snap.opportunities()
-    history = history_with_slips(snap.history(), state)
-    timing, ratio = _fit(state, history, snap.as_of)
-    batch = score(store, snap.as_of, actor=actor)
-    p = {d.opportunity_id: d.win_probability / 100.0 for d in batch.deals}
-    open_deals = state[~state["IsClosed"] & state["Id"].isin(p)]
-    slips = history.groupby("OpportunityId")["SlipCount"].last()
-    deals = OpenDeals.build(
-        p=open_deals["Id"].map(p).to_numpy(float),
-        amount=open_deals["Amount"].fillna(0.0).to_numpy(float),
-        close=open_deals["CloseDate"].to_numpy(),
-        bucket=timing.buckets(
-            open_deals["StageName"].to_numpy(), open_deals["Id"].map(slips).fillna(0).to_numpy(int)
-        ),
+    """Forecast the current and next `n_periods - 1` periods of `kind` as of T; stored.
+    `new_pipeline` adds the expected bookings of deals not created yet (a separate, labelled
+    component of each period; see `new_pipeline.py`)."""
+    check_request(kind, n_periods, n_sims)
+    inputs = load_inputs(store, as_of, actor=actor)
+    periods = periods_from(inputs.as_of, kind, n_periods, fiscal_start_month=fiscal_start_month)
+    payload = payload_for(
+        inputs, periods, kind, seed, n_sims, levels, store, new_pipeline=new_pipeline
     )
-    try:
-        result = simulate(deals, periods, timing, n_sims, seed, amount_ratio=ratio)
-    except Exception:  # never leave a caller without a number: fall back, say so
-        result = deterministic(deals, periods)
-    won = state[state["IsWon"]]
-    rows = []
-    for i, row in enumerate(result.rows()):
-        period = periods[i]
-        in_period = (won["ClosedAt"].dt.date >= period.start) & (
-            won["ClosedAt"].dt.date <= period.end
-        )
-        booked = float(won.loc[in_period, "Amount"].fillna(0.0).sum())
-        out = {
-            "period": row["label"],
-            "start": row["start"],
-            "end": row["end"],
-            "closed_won": booked,
-            "method": result.method,
-            "expected": booked + row["expected"],
-            "deterministic": booked + row["deterministic"],
-        }
-        for level in ("p10", "p50", "p90"):
-            out[level] = booked + row[level] if result.method == "monte_carlo" else None
-        out["unreliable"], out["unreliable_reason"] = _reliability(out)
-        rows.append(out)
-    payload = {
-        "as_of": snap.as_of,
-        "period_kind": kind,
-        "seed": seed,
-        "n_sims": n_sims,
-        "model_version": batch.model_version,
-        "open_deals": len(open_deals),
-        "periods": rows,
-    }
-    store.record_audit(
-        actor=actor,
-        action="forecast",
-        subject=f"{kind} x{n_periods}",
-        as_of=snap.as_of,
-        model_version=batch.model_version,
-        inputs_hash=audit.hash_inputs({"seed": seed, "n_sims": n_sims, "batch": batch.batch_id}),
-        outputs={
-            "periods": [{k: r[k] for k in ("period", "expected", "p10", "p90")} for r in rows]
-        },
-    )
+    save_forecast(store, payload, actor=actor)
     return payload
-
-
-def _reliability(row: dict[str, Any]) -> tuple[bool, str | None]:
-    if row["p50"] is None:
-        return True, "no interval: the simulation failed, deterministic sum shown"
-    if row["p50"] <= 0:
-        return True, "median forecast is zero"
-    spread = (row["p90"] - row["p10"]) / row["p50"]
-    if spread > UNRELIABLE_SPREAD:
-        return True, f"P10-P90 spans {spread:.0%} of the median (over {UNRELIABLE_SPREAD:.0%})"
-    return False, None
