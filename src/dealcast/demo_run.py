@@ -1,8 +1,8 @@
 """`dealcast demo`: the main job on the embedded default, end to end.
 
 generate the demo org (if absent) -> ingest -> train (if no model yet) -> risks -> score ->
-pipeline summary and the committed deals most at risk, with their risks, reasons and next
-best action. The Monte Carlo forecast joins this flow when it lands.
+Monte Carlo forecast (this and next quarter, stored as a snapshot) -> pipeline summary and
+the committed deals most at risk, with their risks, reasons and next best action.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dealcast.crm.demo import generate_demo_org
 from dealcast.crm.export_import import import_export
 from dealcast.ml.registry import Registry
 from dealcast.ml.scoring import score
+from dealcast.sim.inputs import load_inputs
+from dealcast.sim.pipeline import forecast_inputs
 
 
 def run_demo(run: Run, *, seed: int, scale: float) -> None:
@@ -60,15 +62,32 @@ def run_demo(run: Run, *, seed: int, scale: float) -> None:
     at_risk = committed_at_risk(open_deals.merge(scores, on="Id"), run)
     summary["model_version"] = batch.model_version
     summary["expected_this_quarter"] = expected_this_quarter(open_deals.merge(scores, on="Id"), run)
+    err.print("Forecasting this and next quarter (Monte Carlo) ...")
+    inputs = load_inputs(
+        store, run.as_of, dict(zip(scores["Id"], scores["p"], strict=True)), batch.model_version
+    )
+    fc = forecast_inputs(
+        store,
+        inputs,
+        "quarter",
+        2,
+        seed=7,
+        fiscal_start_month=settings.fiscal_start_month,
+        actor=settings.actor,
+    )
     if run.json:
-        emit_json({"import": report.as_dict(), "pipeline": summary, "at_risk": at_risk})
+        emit_json(
+            {"import": report.as_dict(), "pipeline": summary, "forecast": fc, "at_risk": at_risk}
+        )
         return
     cli_render.import_report(report)
     _print_pipeline(summary, run)
+    _print_forecast(fc)
     _print_at_risk(at_risk)
     out.print(
-        "Next: [bold]dealcast score --format json[/], [bold]dealcast deals[/], "
-        "[bold]dealcast model list[/], [bold]dealcast audit verify[/]."
+        "Next: [bold]dealcast forecast --period month[/], [bold]dealcast scenario run[/], "
+        "[bold]dealcast score --format json[/], [bold]dealcast model list[/], "
+        "[bold]dealcast audit verify[/]."
     )
 
 
@@ -114,8 +133,19 @@ def _print_pipeline(summary: dict[str, Any], run: Run) -> None:
     out.print(
         f"Model {summary['model_version']}: expected bookings from open deals closing in "
         f"{summary['quarter']} = {summary['expected_this_quarter']:,.0f} (sum of calibrated win "
-        "probability x amount; Monte Carlo intervals arrive with the forecast engine)."
+        "probability x amount, by stated close date)."
     )
+
+
+def _print_forecast(fc: dict[str, Any]) -> None:
+    table = Table(title=f"Forecast (Monte Carlo, {fc['n_sims']:,} simulations, seed {fc['seed']})")
+    for col in ("quarter", "booked", "expected", "P10", "P50", "P90", "commit", "note"):
+        table.add_column(col, justify="left" if col in ("quarter", "note") else "right")
+    for p in fc["periods"]:
+        money = [p[k] for k in ("closed_won", "expected", "p10", "p50", "p90", "commit")]
+        note = "interval wide: see P10-P90" if p["unreliable"] else ""
+        table.add_row(p["period"], *[f"{v or 0:,.0f}" for v in money], note)
+    out.print(table)
 
 
 def _in_quarter(deals: pd.DataFrame, run: Run) -> pd.Series:

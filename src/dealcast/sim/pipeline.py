@@ -86,6 +86,35 @@ def forecast(
     component of each period; see `new_pipeline.py`)."""
     check_request(kind, n_periods, n_sims)
     inputs = load_inputs(store, as_of, actor=actor)
+    return forecast_inputs(
+        store,
+        inputs,
+        kind,
+        n_periods,
+        seed,
+        n_sims=n_sims,
+        levels=levels,
+        fiscal_start_month=fiscal_start_month,
+        new_pipeline=new_pipeline,
+        actor=actor,
+    )
+
+
+def forecast_inputs(
+    store: Store,
+    inputs: PipelineInputs,
+    kind: str,
+    n_periods: int,
+    seed: int,
+    *,
+    n_sims: int = 10_000,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    fiscal_start_month: int = 1,
+    new_pipeline: bool = True,
+    actor: str = "system",
+) -> dict[str, Any]:
+    """`forecast` over inputs already loaded (e.g. with the scores a caller just computed)."""
+    check_request(kind, n_periods, n_sims)
     periods = periods_from(inputs.as_of, kind, n_periods, fiscal_start_month=fiscal_start_month)
     payload = payload_for(
         inputs, periods, kind, seed, n_sims, levels, store, new_pipeline=new_pipeline
