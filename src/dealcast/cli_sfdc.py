@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -77,18 +77,39 @@ def cmd_ingest_salesforce(
     mode: Annotated[
         str, typer.Option(help="auto (incremental where possible), full, incremental.")
     ] = "auto",
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh/--no-refresh",
+            help="Rescore the deals the sync changed and recompute the forecast.",
+        ),
+    ] = True,
+    forecast_period: Annotated[
+        list[str] | None,
+        typer.Option(help="Forecast(s) to recompute: week, month, quarter (repeatable)."),
+    ] = None,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Sync from Salesforce (settings: DEALCAST_SFDC_*): Bulk 2.0 first, then SystemModstamp
-    increments plus deletions; one transaction, audited, bad rows quarantined."""
+    increments plus deletions; one transaction, audited, bad rows quarantined. Then (unless
+    --no-refresh) the changed deals are rescored and the forecast recomputed."""
     from dealcast.crm.salesforce_sync import sync_salesforce
 
     run = resolve(db, as_of, fmt)
-    report = sync_salesforce(run.store(), mode=mode, actor=get_settings().actor, as_of=run.as_of)
+    store, actor = run.store(), get_settings().actor
+    report = sync_salesforce(store, mode=mode, actor=actor, as_of=run.as_of)
+    refreshed = None
+    if refresh:
+        from dealcast.refresh import refresh_after_sync
+
+        kinds = tuple(forecast_period or ("quarter",))
+        refreshed = refresh_after_sync(
+            store, report, as_of=run.as_of, actor=actor, forecast_kinds=kinds
+        )
     if run.json:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "refresh": refreshed})
         return
     for obj in report.objects:
         err.print(
@@ -104,3 +125,22 @@ def cmd_ingest_salesforce(
         + ("  [yellow]FLAGGED[/]" if report.flagged else ""),
         highlight=False,
     )
+    if refreshed is not None:
+        _print_refresh(refreshed)
+
+
+def _print_refresh(refreshed: dict[str, Any]) -> None:
+    if refreshed.get("skipped"):
+        err.print(f"refresh: nothing to do ({refreshed['skipped']})", highlight=False)
+        return
+    err.print(
+        f"refresh: {refreshed['rescored']} deals rescored (model {refreshed['model_version']})",
+        highlight=False,
+    )
+    for fc in refreshed["forecasts"]:
+        current = fc["periods"][0] if fc["periods"] else {}
+        err.print(
+            f"  {fc['period_kind']} forecast {fc['run_id']}: {current.get('period')} expected "
+            f"{current.get('expected') or 0:,.0f} over {fc['open_deals']} open deals",
+            highlight=False,
+        )

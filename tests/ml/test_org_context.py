@@ -12,7 +12,7 @@ from dealcast.ml.feature_inputs import FeatureInputs
 from dealcast.ml.features import compute
 from tests.crm.export_builder import O1, minimal_export, sfid
 from tests.crm.pit_suite import _append
-from tests.demo_org import DemoOrg
+from tests.demo_org import DemoOrg, copy_store
 
 
 def _features(store: Store, t: datetime, ids: list[str], scoped: bool) -> pd.DataFrame:
@@ -70,3 +70,42 @@ def test_org_frames_are_reused_within_the_hour(
     first = len(calls)
     FeatureInputs.load(demo_org.store, t.replace(minute=20), ids)
     assert len(calls) == first + 1  # only the target deals were read again, not the org
+
+
+def test_text_signals_are_served_from_the_cache_exactly(
+    demo_org: DemoOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-query lookup of cached text signals agrees with `cached_signals`, computes
+    (and stores) what is missing through it, and then finds every activity's flags."""
+    from dealcast.crm.activities import activity_frame
+    from dealcast.crm.schema import text_signal
+    from dealcast.ml import feature_inputs
+    from dealcast.risk.context_text import mask_names
+    from dealcast.risk.signal_cache import cached_signals
+    from dealcast.risk.text_patterns import TextSignals
+
+    store = copy_store(demo_org.store, tmp_path / "ts.db")
+    with store.engine.begin() as conn:
+        conn.execute(text_signal.delete())
+    ids = sorted(store.as_of(demo_org.as_of).open_opportunities()["Id"])[:40]
+    snap = store.as_of(demo_org.as_of, ids)
+    acts = activity_frame(snap)
+    masked, signals = ["Price", "Budget"], TextSignals()
+    cold = feature_inputs._signal_flags(store, snap, acts, masked, signals)  # computes, stores
+
+    def nothing_left(*_: object, **__: object) -> None:
+        raise AssertionError("every activity's flags should have been found in the cache")
+
+    monkeypatch.setattr(feature_inputs, "cached_signals", nothing_left)
+    warm = feature_inputs._signal_flags(store, snap, acts, masked, signals)
+    expected = cached_signals(
+        store.engine,
+        acts["Id"],
+        acts["Text"],
+        signals,
+        prepare=lambda texts: mask_names(texts, masked),
+        prepare_key="mask:" + "|".join(masked),
+    )[list(feature_inputs.TEXT_SIGNALS)]
+    assert len(acts) > 100 and expected.to_numpy().any()
+    pd.testing.assert_frame_equal(cold, expected)
+    pd.testing.assert_frame_equal(warm, expected)

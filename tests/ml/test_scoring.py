@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from dealcast.crm.store import Store
 from dealcast.ml import feature_store, scoring
 from dealcast.ml.feature_store import FeatureStore
 from dealcast.ml.model import CalibratedModel
+from dealcast.ml.registry import ModelUnavailable, Registry
 from tests.demo_org import DemoOrg, copy_store
 
 
@@ -146,3 +148,46 @@ def test_risks_are_attached_and_steer_the_actions(store: Store, demo_org: DemoOr
     ]
     assert answering and all("no_decision_maker" in a["addresses"] for a in answering)
     assert all(a["expected_change_pts"] >= 0.5 for d in batch.deals for a in d.next_best_actions)
+
+
+def test_incremental_rescore_matches_the_full_run(store: Store, demo_org: DemoOrg) -> None:
+    """Rescoring a few changed deals gives exactly what a full run gives them: the same
+    probabilities, confidence, factors and actions (on the hour, so the org-wide context
+    of both runs is exact at T)."""
+    t = datetime(2026, 6, 30, 15, 0)
+    open_ids = sorted(store.as_of(t).open_opportunities()["Id"])
+    risk = {"code": "no_decision_maker", "severity": "high", "message": "m", "evidence": []}
+    stalled = {"code": "stalled", "severity": "medium", "message": "m", "evidence": []}
+    risks = {i: [risk] if n % 3 == 0 else [stalled] for n, i in enumerate(open_ids[::2])}
+    full = {d.opportunity_id: d for d in scoring.score(store, t, risks=risks).deals}
+    changed = open_ids[5::9]
+    FeatureStore(store).invalidate(changed)  # as after an import that touched them
+    part = scoring.score(store, t, changed, risks=risks).deals
+    assert [d.opportunity_id for d in part] == changed and len(changed) > 20
+    assert sum(bool(d.next_best_actions) for d in part) > 5
+    for d in part:
+        whole = full[d.opportunity_id]
+        for name in (
+            "win_probability",
+            "confidence",
+            "confidence_factors",
+            "needs_review",
+            "model_version",
+            "top_factors",
+            "next_best_actions",
+            "imputed",
+            "features",
+            "risks",
+        ):
+            assert getattr(d, name) == getattr(whole, name), (d.opportunity_id, name)
+
+
+def test_loaded_models_are_reused_until_the_artifact_changes(store: Store) -> None:
+    registry = Registry(store.engine)
+    first, _ = registry.load()
+    again, _ = registry.load()
+    assert again is first  # parsed once per artifact
+    with store.engine.begin() as conn:
+        conn.execute(update(model_registry).values(artifact=b"\x00broken"))
+    with pytest.raises(ModelUnavailable, match="cannot be loaded"):
+        registry.load()

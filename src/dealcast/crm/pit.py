@@ -265,7 +265,15 @@ class Snapshot:
     def _canonical(self, conn: Any, frame: pd.DataFrame, column: str) -> pd.DataFrame:
         tab = CRM_TABLES["Contact"]
         query = select(tab.c.Id, tab.c.CanonicalId).where(tab.c.CanonicalId != tab.c.Id)
-        aliases = dict(conn.execute(query).all())
+        aliases: dict[str, str] = {}
+        if self.opportunity_ids is None:
+            aliases = dict(conn.execute(query).all())
+        else:  # a few deals: look up only the contacts they reference (by primary key)
+            refs = sorted({v for v in frame[column] if isinstance(v, str)})
+            for i in range(0, len(refs), IN_CHUNK):
+                aliases.update(
+                    conn.execute(query.where(tab.c.Id.in_(refs[i : i + IN_CHUNK]))).all()
+                )
         if aliases:
             frame[column] = frame[column].map(lambda v: aliases.get(v, v))
         return frame

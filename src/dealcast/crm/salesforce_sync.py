@@ -484,7 +484,8 @@ def _changed_opportunities(conn: Connection, sync: ObjectSync, import_id: int) -
         query = select(table.c[column]).where(
             table.c.Id.in_(wanted[i : i + 500]), table.c._import_id == import_id
         )
-        out.update(str(v) for v in conn.execute(query).scalars() if v and v.startswith("006"))
+        links: list[str | None] = list(conn.execute(query).scalars())
+        out.update(v for v in links if v and v.startswith("006"))
     return out
 
 

@@ -8,7 +8,7 @@ Factors are ranked by |impact|; phrases read the feature's value at the as-of ti
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-PHRASES: dict[str, Callable[[float, pd.Series], str]] = {
+PHRASES: dict[str, Callable[[float, Mapping[str, Any]], str]] = {
     "deal_age_days": lambda v, r: f"Deal is {_n(v)} days old",
     "stage_duration_days": lambda v, r: f"{_n(v)} days in {r.get('StageName')}",
     "activity_count_30d": lambda v, r: (
@@ -105,7 +105,11 @@ def impacts(contribs: np.ndarray, margin: np.ndarray, calibrator: Calibrator) ->
 
 
 def top_factors(
-    row: pd.Series, features: list[str], row_impacts: np.ndarray, imputed: set[str], k: int = 5
+    row: Mapping[str, Any],
+    features: list[str],
+    row_impacts: np.ndarray,
+    imputed: set[str],
+    k: int = 5,
 ) -> list[dict[str, Any]]:
     order = np.argsort(-np.abs(row_impacts))
     out = []

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dealcast.ml.event_index import EventIndex, seconds
-from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs
+from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs, stage_spells
 
 DAY = 86_400
 
@@ -95,7 +95,11 @@ def compute(inputs: FeatureInputs, pairs: pd.DataFrame) -> pd.DataFrame:
 
 def _state(inputs: FeatureInputs, pairs: pd.DataFrame) -> pd.DataFrame:
     left = pairs.assign(_row=np.arange(len(pairs))).sort_values("AsOf", kind="stable")
-    right = inputs.history.rename(columns={"CreatedDate": "_changed"}).sort_values("_changed")
+    hist = inputs.history
+    hist = hist[hist["OpportunityId"].isin(pairs["OpportunityId"])]  # only these deals match
+    # stable: rows changed at the same instant keep their (CreatedDate, Id) order, so the
+    # last one wins whichever other deals are loaded (as in the point-in-time view)
+    right = hist.rename(columns={"CreatedDate": "_changed"}).sort_values("_changed", kind="stable")
     merged = pd.merge_asof(
         left, right, left_on="AsOf", right_on="_changed", by="OpportunityId", direction="backward"
     )
@@ -106,13 +110,7 @@ def _typical_stage_days(
     inputs: FeatureInputs, state: pd.DataFrame, pairs: pd.DataFrame
 ) -> np.ndarray:
     """Median days spent in the stage by spells that ended within 2 years before t."""
-    hist = inputs.history
-    runs = hist[hist["StageEnteredAt"] == hist["CreatedDate"]][
-        ["OpportunityId", "StageName", "StageEnteredAt"]
-    ]
-    ended = runs.groupby("OpportunityId")["StageEnteredAt"].shift(-1)
-    spells = runs.assign(End=ended).dropna(subset=["End"])
-    spells = spells.assign(Days=(spells["End"] - spells["StageEnteredAt"]).dt.total_seconds() / DAY)
+    spells = inputs.spells if inputs.spells is not None else stage_spells(inputs.history)
     result = np.full(len(pairs), np.nan)
     stage = state["StageName"].to_numpy(object)
     t_all = pairs["AsOf"].to_numpy()

@@ -10,6 +10,8 @@ its `model_version` on any machine that can reach the database.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,13 @@ from dealcast.ml.features import FEATURE_NAMES
 from dealcast.ml.model import CalibratedModel
 
 NAME = "deal_scorer"
+
+# Parsed artifacts, keyed by the artifact's bytes: a long-running service (or a scoring run
+# per import) unpickles its champion once, and an edited artifact is never served stale.
+# Models are never mutated after loading (recalibration builds a new one).
+_LOADED: OrderedDict[bytes, CalibratedModel] = OrderedDict()
+_LOADED_SIZE = 4
+_LOADED_LOCK = threading.Lock()
 
 
 def feature_set_hash(features: tuple[str, ...] | list[str] = FEATURE_NAMES) -> str:
@@ -135,7 +144,7 @@ class Registry:
     def list(self) -> list[ModelRecord]:
         cols = model_registry.c
         query = (
-            select(model_registry)
+            select(*(c for c in model_registry.c if c.name != "artifact"))  # metadata only
             .where(cols.name == NAME)
             .order_by(cols.major.desc(), cols.minor.desc(), cols.patch.desc())
         )
@@ -162,10 +171,21 @@ class Registry:
             blob: bytes = conn.execute(
                 select(cols.artifact).where(cols.name == NAME, cols.version == record.version)
             ).scalar_one()
-        try:
-            return CalibratedModel.from_bytes(bytes(blob)), record
-        except Exception as exc:  # a corrupt artifact must not take scoring down
-            raise ModelUnavailable(f"model {record.version} cannot be loaded: {exc}") from exc
+        digest = hashlib.sha256(blob).digest()
+        with _LOADED_LOCK:
+            model = _LOADED.get(digest)
+            if model is not None:
+                _LOADED.move_to_end(digest)
+        if model is None:
+            try:
+                model = CalibratedModel.from_bytes(bytes(blob))
+            except Exception as exc:  # a corrupt artifact must not take scoring down
+                raise ModelUnavailable(f"model {record.version} cannot be loaded: {exc}") from exc
+            with _LOADED_LOCK:
+                _LOADED[digest] = model
+                while len(_LOADED) > _LOADED_SIZE:
+                    _LOADED.popitem(last=False)
+        return model, record
 
     def promote(self, version: str) -> ModelRecord:
         target = self.get(version)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -145,25 +145,24 @@ def _model_scores(
     impacts = explain.impacts(contribs, margin, model.calibrator)
     against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
     deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
-    actions = recommend(model, feats, deal_codes, against)
+    actions = recommend(model, feats, deal_codes, against, base=p)
     conf, factors = confidence(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
-    out = []
+    names = list(model.features)
+    records = cast(list[dict[str, Any]], feats.to_dict("records"))
     feature_dicts = _feature_dicts(feats)
-    for i, row in enumerate(feats.itertuples(index=False)):
-        series = feats.iloc[i]
-        missing = [f for f, m in zip(model.features, imputed[i], strict=True) if m]
+    out = []
+    for i, row in enumerate(records):
+        missing = [f for f, m in zip(names, imputed[i], strict=True) if m]
         out.append(
             DealScore(
-                opportunity_id=str(row.OpportunityId),
+                opportunity_id=str(row["OpportunityId"]),
                 win_probability=round(float(p[i]) * 100, 1),
                 confidence=float(conf[i]),
                 needs_review=bool(conf[i] < REVIEW_BELOW),
                 model_version=version,
-                top_factors=explain.top_factors(
-                    series, list(model.features), impacts[i], set(missing)
-                ),
+                top_factors=explain.top_factors(row, names, impacts[i], set(missing)),
                 as_of=as_of,
                 scored_at=_now(),
                 imputed=missing,

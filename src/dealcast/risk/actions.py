@@ -12,9 +12,9 @@ which lever matters most for this deal, not a promise.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -33,11 +33,12 @@ class Action:
     key: str
     risks: tuple[str, ...]  # risk codes it answers
     features: tuple[str, ...]  # model features it answers (when they count against a deal)
-    counterfactual: Callable[[pd.Series], dict[str, float]]  # feature changes if it works
-    text: Callable[[pd.Series], str]
+    # feature changes if it works; reads the deal's values (None where missing)
+    counterfactual: Callable[[Mapping[str, Any]], dict[str, float]]
+    text: Callable[[Mapping[str, Any]], str]
 
 
-def _days(row: pd.Series, name: str) -> int:
+def _days(row: Mapping[str, Any], name: str) -> int:
     value = row.get(name)
     return 0 if value is None or pd.isna(value) else round(float(value))
 
@@ -151,40 +152,54 @@ def recommend(
     risk_codes: Sequence[Sequence[str]],
     negative_features: Sequence[Sequence[str]],
     top: int = 3,
+    base: np.ndarray | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Per deal (row of `features`), the best `top` actions with measured gains.
 
     `risk_codes[i]`: the deal's risk codes; `negative_features[i]`: features whose SHAP
-    impact counts against it. An action is a candidate when it answers either.
+    impact counts against it. An action is a candidate when it answers either. `base`: the
+    model's probabilities for `features` when the caller already has them.
     """
+    records = cast(list[dict[str, Any]], features.to_dict("records"))
     rows, keys, changed = [], [], []
     for i, (codes, against) in enumerate(zip(risk_codes, negative_features, strict=True)):
-        row = features.iloc[i]
+        code_set, against_set = set(codes), set(against)
+        known: Mapping[str, Any] | None = None
         for action in ACTIONS:
-            if set(action.risks) & set(codes) or set(action.features) & set(against):
+            if code_set.intersection(action.risks) or against_set.intersection(action.features):
+                if known is None:  # missing values read as None, as in a Series.where
+                    known = {k: (None if _missing(v) else v) for k, v in records[i].items()}
                 rows.append(i)
                 keys.append(action.key)
-                changed.append(action.counterfactual(row.where(row.notna(), None)))
+                changed.append(action.counterfactual(known))
     out: list[list[dict[str, Any]]] = [[] for _ in range(len(features))]
     if not rows:
         return out
-    base = model.predict(features[model.features])
-    cf = features[model.features].iloc[rows].reset_index(drop=True).copy()
+    names = list(model.features)
+    matrix = features[names].to_numpy(float)
+    if base is None:
+        base = model.predict(features[names])
+    column = {name: j for j, name in enumerate(names)}
+    cf = matrix[rows]  # fancy indexing: a copy, one row per candidate
     for j, change in enumerate(changed):
         for name, value in change.items():
-            if name in cf.columns:
-                cf.at[j, name] = value
-    gains = (model.predict(cf) - base[rows]) * 100.0
+            if name in column:
+                cf[j, column[name]] = value
+    gains = (model.predict(pd.DataFrame(cf, columns=names)) - base[rows]) * 100.0
     for i, key, gain in zip(rows, keys, gains, strict=True):
         if gain >= MIN_GAIN_PTS:
             action = ACTIONS_BY_KEY[key]
             out[i].append(
                 {
                     "action": key,
-                    "text": action.text(features.iloc[i]),
+                    "text": action.text(records[i]),
                     "addresses": [c for c in action.risks if c in risk_codes[i]]
                     + [f for f in action.features if f in negative_features[i]],
                     "expected_change_pts": round(float(gain), 1),
                 }
             )
     return [sorted(acts, key=lambda a: -a["expected_change_pts"])[:top] for acts in out]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
