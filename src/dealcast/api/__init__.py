@@ -1,0 +1,1 @@
+"""The HTTP API behind `dealcast serve` (`dealcast.server.create_app` assembles it)."""
