@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import numpy as np
 import pytest
@@ -199,3 +200,27 @@ def test_offsets_move_deals_between_periods_and_ratios_scale_amounts() -> None:
     assert g.expected[0] == pytest.approx(150.0, rel=0.01)
     # each deal draws its own ratio: totals 75, 125, 175, 225 a quarter of the time each
     assert g.quantile(0.1)[0] == pytest.approx(75.0) and g.quantile(0.9)[0] == pytest.approx(225)
+
+
+def test_an_overdue_deal_closes_on_the_tail_of_its_timing_not_all_today() -> None:
+    from dealcast.sim.expectation import period_probabilities
+
+    # deals close 0-199 days after their stated date; this one is 100 days overdue, so it
+    # closes uniformly over the next ~100 days: about a third in each coming month
+    timing = TimingModel.fit(
+        np.array(["s"] * 200),
+        np.zeros(200, int),
+        np.array(["2025-01-01"] * 200, dtype="datetime64[D]"),
+        np.datetime64("2025-01-01") + np.arange(200),
+    )
+    today = date(2025, 11, 1)
+    deals = OpenDeals.build([1.0], [100.0], [np.datetime64("2025-07-24")], [0])
+    periods = periods_from(today, "month", 4)
+    result = simulate(deals, periods, timing, 20_000, 1, today=today)
+    share = result.expected / 100.0
+    assert share[0] == pytest.approx(0.30, abs=0.03) and share[1] == pytest.approx(0.31, abs=0.03)
+    assert share[:4].sum() == pytest.approx(1.0, abs=0.01)
+    exact = period_probabilities(deals, periods, timing, today)[0]
+    assert np.allclose(exact, share, atol=0.02)
+    # without `today` the old convention piles nothing before the first period's start
+    assert simulate(deals, periods, timing, 2000, 1).expected.sum() == pytest.approx(100.0)

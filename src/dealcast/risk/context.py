@@ -20,6 +20,7 @@ from dealcast.crm.store import Store
 from dealcast.ml.feature_inputs import DM_ROLES
 from dealcast.risk.context_activities import load_activities
 from dealcast.risk.context_stages import stage_durations
+from dealcast.risk.org_level import org_level
 from dealcast.risk.text_patterns import TextSignals
 
 R = TypeVar("R")
@@ -66,15 +67,19 @@ class RiskContext:
         scoped = store.as_of(as_of, ids)
         deals = _deals(scoped, store.stages)
         keep = set(deals["OpportunityId"])
-        org_history = full.history()
-        history = org_history if ids is None else scoped.history()
+        signals = signals or TextSignals()
+        if ids is None:  # the whole pipeline: org-level context exactly at T
+            history = full.history()
+            stage_days = stage_durations(history, store.stages, full.as_of)
+            discovered = None
+        else:  # a few deals: org-level context as of the hour, cached (see org_level)
+            history = scoped.history()
+            org = org_level(store, full.as_of, signals)
+            stage_days, discovered = org.stage_days, org.competitors
         history = history[history["OpportunityId"].isin(keep)].reset_index(drop=True)
         contacts = full.contacts()
-        signals = signals or TextSignals()
-        # One deal is judged against the whole pipeline's competitor names.
-        pipeline = None if ids is None else full.open_opportunities()["Id"]
         activities, recipients, names = load_activities(
-            store, scoped, full, contacts, signals, keep, pipeline
+            store, scoped, full, contacts, signals, keep, discovered
         )
         roles = scoped.contact_roles()
         roles = roles[roles["OpportunityId"].isin(keep)]
@@ -90,7 +95,7 @@ class RiskContext:
             recipients=recipients,
             roles=roles.sort_values(["OpportunityId", "CreatedDate", "Id"]).reset_index(drop=True),
             contacts=contacts[["Id", "FirstName", "LastName", "Email", "Title"]].set_index("Id"),
-            stage_days=stage_durations(org_history, store.stages, full.as_of),
+            stage_days=stage_days,
         )
 
     @property

@@ -51,12 +51,13 @@ def load_activities(
     contacts: pd.DataFrame,
     signals: TextSignals,
     keep: Iterable[str],
-    pipeline: Iterable[str] | None = None,
+    discovered: tuple[str, ...] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     """(activities of the `keep` deals, outbound-email recipients, competitor names in use).
 
-    Competitor names are discovered from the text of every `pipeline` deal (default: the
-    `keep` deals), so one deal gets the same names as the whole pipeline."""
+    Competitor names are discovered from the `keep` deals' own text unless `discovered`
+    (names found over the whole pipeline, `org_level`) is given, so one deal gets the same
+    names as the whole pipeline."""
     by_email = {
         e: i
         for i, e in zip(contacts["Id"], contacts["Email"].map(normalise_email), strict=True)
@@ -79,17 +80,32 @@ def load_activities(
     acts["Text"] = mask_people(acts["Text"], people, signals)
     flags = cached_signals(store.engine, acts["Id"], acts["Text"], signals)[list(SIGNALS)]
     acts = pd.concat([acts.drop(columns=["To", "Created"]), flags], axis=1)
-    exclude = pd.concat([contacts["FirstName"], contacts["LastName"], users["Name"]])
-    corpus = acts
-    if pipeline is not None:
-        corpus = _frame(full, set(pipeline))
-        corpus = corpus[corpus["Known"] <= pd.Timestamp(full.as_of)]
-        corpus = corpus.assign(Text=mask_people(corpus["Text"], people, signals))
-    found = discover_competitors(corpus["Text"], corpus["OpportunityId"], exclude)
-    names = tuple(sorted(set(signals.competitors) | set(found)))
+    if discovered is None:
+        exclude = pd.concat([contacts["FirstName"], contacts["LastName"], users["Name"]])
+        discovered = tuple(discover_competitors(acts["Text"], acts["OpportunityId"], exclude))
+    names = tuple(sorted(set(signals.competitors) | set(discovered)))
     _derive(acts, names, signals)
     acts = acts.sort_values(["OpportunityId", "Known", "Id"], kind="stable")
     return acts.reset_index(drop=True), recipients, names
+
+
+def discover_names(
+    snap: Snapshot,
+    pipeline: set[str],
+    contacts: pd.DataFrame,
+    users: pd.DataFrame,
+    signals: TextSignals,
+) -> tuple[str, ...]:
+    """Competitor names discovered in the text of the `pipeline` deals known at the snapshot
+    (people's names masked first, so a contact is never taken for a competitor)."""
+    corpus = _frame(snap, pipeline)
+    corpus = corpus[corpus["Known"] <= pd.Timestamp(snap.as_of)]
+    people = pd.concat(
+        [contacts["FirstName"].fillna("") + " " + contacts["LastName"].fillna(""), users["Name"]]
+    )
+    text = mask_people(corpus["Text"], people, signals)
+    exclude = pd.concat([contacts["FirstName"], contacts["LastName"], users["Name"]])
+    return tuple(discover_competitors(text, corpus["OpportunityId"], exclude))
 
 
 def _frame(snap: Snapshot, keep: set[str]) -> pd.DataFrame:

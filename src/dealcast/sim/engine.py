@@ -71,6 +71,7 @@ def _simulate(
             inputs.correlation,
             amount_ratio=inputs.ratio,
             levels=levels,
+            today=inputs.as_of.date(),
         )
     except (ValueError, MemoryError, FloatingPointError):
         return None
@@ -151,7 +152,9 @@ def run_forecast(
     deals = inputs.open_deals()
     d, won = inputs.deals, inputs.won
     ctx: dict[str, Any] = {
-        "matrix": expected_matrix(deals, periods, inputs.timing, inputs.ratio, inputs.correlation),
+        "matrix": expected_matrix(
+            deals, periods, inputs.timing, inputs.ratio, inputs.correlation, inputs.as_of.date()
+        ),
         "stated": period_index(deals.close, periods),
         "weighted": deals.p * deals.amount,
         "amount": deals.amount,

@@ -7,7 +7,8 @@ what gives the quantiles; a test checks that its mean agrees with this within no
 
 Per deal and period: E = p_eff x amount x E[amount ratio] x P(close day in period), where
 - P(close day in period) counts the deal's timing-table entries (the same 4096-point
-  inverse-CDF tables the simulator indexes) that land in the period after the simulator's
+  inverse-CDF tables the simulator indexes) from its tail start on (`tail_starts`: only
+  offsets landing on or after today) that land in the period after the simulator's
   clipping: a day before the first period's start counts on that start, a day past the
   last period in none;
 - p_eff = E_z[expit(logit p + z)], z ~ N(0, sigma^2) the shared shock (Gauss-Hermite, 40
@@ -17,11 +18,13 @@ Per deal and period: E = p_eff x amount x E[amount ratio] x P(close day in perio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dealcast.sim.montecarlo import Correlation, OpenDeals, _resolve_buckets
+from dealcast.sim.montecarlo import Correlation, OpenDeals, _resolve_buckets, tail_starts
 from dealcast.sim.periods import Period, to_days
 from dealcast.sim.timing import TABLE_SIZE, AmountRatio, TimingModel
 
@@ -40,7 +43,9 @@ def effective_p(p: F64, correlation: Correlation | None) -> F64:
     return np.asarray(shocked @ w, dtype=np.float64)
 
 
-def period_probabilities(deals: OpenDeals, periods: Sequence[Period], timing: TimingModel) -> F64:
+def period_probabilities(
+    deals: OpenDeals, periods: Sequence[Period], timing: TimingModel, today: Any = None
+) -> F64:
     """(deals, periods): P(the deal, if won, closes in the period) under the simulator's
     timing tables and clipping. Rows can sum to < 1 (closing after the last period)."""
     starts = to_days([p.start for p in periods])
@@ -50,15 +55,29 @@ def period_probabilities(deals: OpenDeals, periods: Sequence[Period], timing: Ti
     open_low = starts == starts.min()
     table = timing.quantile_table(TABLE_SIZE)
     buckets = _resolve_buckets(deals, timing)
+    first = int(starts.min())
+    today_days = first if today is None else int(to_days([today])[0])
+    lo = tail_starts(deals, buckets, table, today_days)
     out = np.zeros((len(deals), len(periods)))
     for k in np.unique(buckets):
         rows = np.flatnonzero(buckets == k)
         close = deals.close[rows][:, None]
-        # entries with close + offset <= bound, i.e. offset <= bound - close
+        low = lo[rows][:, None]
+        # tail entries with close + offset <= bound, i.e. offset <= bound - close
         upto_end = np.searchsorted(table[k], ends[None, :] - close, side="right")
         before_start = np.searchsorted(table[k], starts[None, :] - 1 - close, side="right")
         before_start = np.where(open_low[None, :], 0, before_start)
-        out[rows] = (upto_end - before_start) / TABLE_SIZE
+        upto_end = np.maximum(upto_end, low)
+        before_start = np.maximum(before_start, low)
+        out[rows] = (upto_end - before_start) / (TABLE_SIZE - low)
+    # a deal whose every tail entry is before today closes today (the simulator's clip)
+    stuck = deals.close + table[buckets, -1] < today_days
+    if stuck.any():
+        day = _day(max(today_days, first))
+        out[stuck] = 0.0
+        for j, p in enumerate(periods):  # every kind's period holding that day
+            if p.start <= day <= p.end:
+                out[stuck, j] = 1.0
     return out
 
 
@@ -68,8 +87,13 @@ def expected_matrix(
     timing: TimingModel,
     ratio: AmountRatio | None = None,
     correlation: Correlation | None = None,
+    today: Any = None,
 ) -> F64:
     """(deals, periods) expected bookings; sum rows for any roll-up."""
     mean_ratio = float(np.mean((ratio or AmountRatio.identity()).quantile_table(TABLE_SIZE)))
     weight = effective_p(deals.p, correlation) * deals.amount * mean_ratio
-    return period_probabilities(deals, periods, timing) * weight[:, None]
+    return period_probabilities(deals, periods, timing, today) * weight[:, None]
+
+
+def _day(days: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=days)

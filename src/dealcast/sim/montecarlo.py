@@ -8,9 +8,12 @@ in chunks of simulations so the chunks in flight need no more than `max_bytes`. 
 one 32-bit draw indexing 4096-point inverse-CDF tables (`TimingModel.quantile_table`), and one
 bincount over (day, simulation) is folded into every period kind with a 0/1 matrix.
 
-Two conventions shared with `deterministic`, so the two agree when nothing is random:
-- an open deal cannot close in the past: close dates before the first period's start (overdue
-  stated dates, or a negative offset) are moved to that start, i.e. into the current period;
+Conventions:
+- an open deal cannot close before today (`today`, default the first period's start): its
+  close offset is drawn from its timing distribution conditioned on landing on or after
+  today (the tail beyond the days it is already overdue), so an overdue deal is not piled
+  onto today but spread the way overdue deals actually closed; a day still before the first
+  period's start counts on that start (`deterministic` moves overdue stated dates there too);
 - a deal closing outside every period counts in none of them.
 
 Correlation: deals in one period are not independent (a bad quarter hits everyone). With
@@ -181,6 +184,19 @@ def _tables(
     return first, span, out
 
 
+def tail_starts(
+    deals: OpenDeals, buckets: npt.NDArray[np.int64], table: npt.NDArray[np.int32], today: int
+) -> npt.NDArray[np.int64]:
+    """Per deal, the first timing-table column whose offset lands on or after `today` (days
+    since 1970): draws are taken uniformly from there on. Capped at the last column, whose
+    day is then clipped up to today (a deal later than anything seen before)."""
+    lo = np.zeros(len(deals), dtype=np.int64)
+    for k in np.unique(buckets):
+        rows = np.flatnonzero(buckets == k)
+        lo[rows] = np.searchsorted(table[k], today - deals.close[rows], side="left")
+    return np.minimum(lo, table.shape[1] - 1)
+
+
 def _resolve_buckets(deals: OpenDeals, timing: TimingModel) -> npt.NDArray[np.int64]:
     if deals.bucket is None:
         return np.full(len(deals), len(timing.keys) - 1, dtype=np.int64)
@@ -202,6 +218,7 @@ class _Run:
         first: int,
         span: int,
         tables: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]],
+        today: int,
     ) -> None:
         self.n, self.sigma, self.span = len(deals), sigma, span
         self.p32 = deals.p.astype(np.float32)
@@ -209,8 +226,12 @@ class _Run:
         self.amount32 = deals.amount.astype(np.float32)
         self.close = deals.close - first  # days from the first period's start
         # a deal's timing row in the flattened inverse-CDF table
-        self.offsets = timing.quantile_table(TABLE_SIZE).ravel()
-        self.row = buckets * TABLE_SIZE
+        table = timing.quantile_table(TABLE_SIZE)
+        self.offsets = table.ravel()
+        self.lo = tail_starts(deals, buckets, table, today)
+        self.row = buckets * TABLE_SIZE + self.lo  # draws start at the deal's tail
+        self.width = TABLE_SIZE - self.lo  # and spread over the rest of the table
+        self.today = max(0, today - first)
         self.ratios = ratio.quantile_table(TABLE_SIZE)
         # day -> period indicator per kind: daily totals @ indicator.T = period totals
         self.kinds = [
@@ -240,8 +261,9 @@ class _Run:
         # one 32-bit draw per win: low bits pick the close offset, the next the amount ratio
         bits = rng.integers(0, 2**32, size=len(deal), dtype=np.uint32)
         draws += len(deal)
-        offset = self.offsets[self.row[deal] + (bits & (TABLE_SIZE - 1))]
-        day = np.clip(self.close[deal] + offset, 0, self.span)
+        pick = ((bits & (TABLE_SIZE - 1)).astype(np.int64) * self.width[deal]) >> TABLE_BITS
+        offset = self.offsets[self.row[deal] + pick]
+        day = np.clip(self.close[deal] + offset, self.today, self.span)
         amount = self.amount32[deal] * self.ratios[(bits >> TABLE_BITS) & (TABLE_SIZE - 1)]
         del deal, bits, offset
         # one bincount over (day, sim) serves every period kind
@@ -278,6 +300,7 @@ def simulate(
     levels: Sequence[float] = DEFAULT_LEVELS,
     max_bytes: int = MAX_BYTES,
     threads: int | None = None,
+    today: Any = None,
 ) -> Forecast:
     """Monte Carlo totals per period (periods of several kinds share the same simulations).
     `threads` (default: all cores, at most MAX_THREADS) changes speed, never results;
@@ -299,7 +322,8 @@ def simulate(
     starts = list(range(0, n_sims, chunk))
     # one independent stream per chunk, derived from the seed: reproducible chunk by chunk
     streams = np.random.SeedSequence(seed).spawn(len(starts))
-    run = _Run(deals, buckets, timing, ratio, sigma, first, span, tables)
+    today_days = first if today is None else int(to_days([today])[0])
+    run = _Run(deals, buckets, timing, ratio, sigma, first, span, tables, today_days)
     totals = np.zeros((len(periods), n_sims))
     jobs = [(a, min(chunk, n_sims - a), st) for a, st in zip(starts, streams, strict=True)]
     # numpy releases the GIL in the heavy loops, so threads use several cores; chunks write

@@ -85,7 +85,7 @@ def forecast(
     `new_pipeline` adds the expected bookings of deals not created yet (a separate, labelled
     component of each period; see `new_pipeline.py`)."""
     check_request(kind, n_periods, n_sims)
-    inputs = load_inputs(store, as_of, actor=actor)
+    inputs = load_inputs(store, as_of, fiscal_start_month=fiscal_start_month, actor=actor)
     return forecast_inputs(
         store,
         inputs,

@@ -84,7 +84,9 @@ def _drivers(
     base: PipelineInputs, scen: PipelineInputs, periods: Sequence[Period]
 ) -> list[dict[str, Any]]:
     def per_deal(inp: PipelineInputs) -> dict[str, np.ndarray]:
-        m = expected_matrix(inp.open_deals(), periods, inp.timing, inp.ratio, inp.correlation)
+        m = expected_matrix(
+            inp.open_deals(), periods, inp.timing, inp.ratio, inp.correlation, inp.as_of.date()
+        )
         return dict(zip(inp.deals["Id"], m, strict=True))
 
     a, b = per_deal(base), per_deal(scen)
@@ -132,7 +134,7 @@ def run_scenario(
     check_request(kind, n_periods, n_sims)
     if not changes:
         raise ValueError("a scenario needs at least one change")
-    base = load_inputs(store, as_of, actor=actor)
+    base = load_inputs(store, as_of, fiscal_start_month=fiscal_start_month, actor=actor)
     scen = apply_changes(base, changes, stages)  # raises before anything is stored
     periods = periods_from(base.as_of, kind, n_periods, fiscal_start_month=fiscal_start_month)
     baseline = payload_for(base, periods, kind, seed, n_sims, levels, store)
