@@ -7,8 +7,10 @@
 - `won`: deals won by T (bookings already in the bag).
 - `users`: for owner names and the ManagerId hierarchy.
 - `timing` / `ratio`: fitted on the stage history of deals won before T, over the last
-  `HISTORY_YEARS` (how far past the stated close date they actually closed, by stage and
-  slip count; won amount / amount at the snapshot).
+  `HISTORY_YEARS` (how far past the stated close date they actually closed, by stage, by
+  where the stated date falls in its fiscal quarter (`timing_group`: deals stated for the
+  first month of a quarter mostly slip to its last month, those stated for the last month
+  mostly close on time) and by slip count; won amount / amount at the snapshot).
 - `correlation`: the shared period-level shock, fitted on the quarterly win rates of deals
   closed before T (`fit_correlation`: the variance of logit win rates beyond what sampling
   noise explains); None with fewer than 3 usable quarters.
@@ -56,6 +58,7 @@ class PipelineInputs:
     correlation: Correlation | None
     model_version: str
     batch_id: str | None = None  # the stored score batch, when the champion scored
+    fiscal_start_month: int = 1
     # share of deals that were ever at a stage and closed before T that were won (scenarios
     # move a deal's odds by the change in this when they move its stage)
     stage_win_rates: dict[str, float] = field(default_factory=dict)
@@ -73,13 +76,22 @@ class PipelineInputs:
         """The same inputs over another deal table (scenarios); buckets are recomputed."""
         deals = deals.reset_index(drop=True).copy()
         deals["bucket"] = self.timing.buckets(
-            deals["StageName"].to_numpy(), deals["SlipCount"].fillna(0).to_numpy(int)
+            timing_group(deals["StageName"], deals["CloseDate"], self.fiscal_start_month),
+            deals["SlipCount"].fillna(0).to_numpy(int),
         )
         return replace(self, deals=deals)
 
 
+def timing_group(stage: pd.Series, close: pd.Series, fiscal_start_month: int = 1) -> np.ndarray:
+    """Timing bucket group: the stage and the stated close date's month in its fiscal
+    quarter, e.g. `Negotiation/Review@m3`."""
+    month = pd.to_datetime(close).dt.month.fillna(fiscal_start_month).astype(int)
+    in_quarter = (month - fiscal_start_month) % 3 + 1
+    return (stage.astype(str) + "@m" + in_quarter.astype(str)).to_numpy()
+
+
 def fit_timing(
-    state: pd.DataFrame, history: pd.DataFrame, as_of: datetime
+    state: pd.DataFrame, history: pd.DataFrame, as_of: datetime, fiscal_start_month: int = 1
 ) -> tuple[TimingModel, AmountRatio]:
     won = state[state["IsWon"]].set_index("Id")
     since = pd.Timestamp(as_of) - pd.DateOffset(years=HISTORY_YEARS)
@@ -89,7 +101,7 @@ def fit_timing(
         return TimingModel.exact(), AmountRatio.identity()
     closed = won.loc[rows["OpportunityId"], "ClosedAt"].to_numpy()
     timing = TimingModel.fit(
-        rows["StageName"].to_numpy(),
+        timing_group(rows["StageName"], rows["CloseDate"], fiscal_start_month),
         rows["SlipCount"].to_numpy(),
         rows["CloseDate"].to_numpy(),
         closed,
@@ -134,6 +146,7 @@ def load_inputs(
     *,
     actor: str = "system",
     score_missing: bool = False,
+    fiscal_start_month: int = 1,
 ) -> PipelineInputs:
     """Inputs as of T. `probabilities` ({deal id: 0-1}) replaces the champion scorer; open
     deals it does not cover are left out (and so are deals without a stated close date),
@@ -142,7 +155,7 @@ def load_inputs(
     snap = store.as_of(as_of)
     state = snap.opportunities()
     history = history_with_slips(snap.history(), state)
-    timing, ratio = fit_timing(state, history, snap.as_of)
+    timing, ratio = fit_timing(state, history, snap.as_of, fiscal_start_month)
     batch_id = None
     if probabilities is not None and score_missing:
         open_ids = state.loc[~state["IsClosed"] & state["CloseDate"].notna(), "Id"]
@@ -164,7 +177,10 @@ def load_inputs(
     deals["p"] = deals["Id"].map(probabilities).astype(float)
     slips = history.groupby("OpportunityId")["SlipCount"].last()
     deals["SlipCount"] = deals["Id"].map(slips).fillna(0).astype(int)
-    deals["bucket"] = timing.buckets(deals["StageName"].to_numpy(), deals["SlipCount"].to_numpy())
+    deals["bucket"] = timing.buckets(
+        timing_group(deals["StageName"], deals["CloseDate"], fiscal_start_month),
+        deals["SlipCount"].to_numpy(),
+    )
     won = state[state["IsWon"]][["Id", "Name", "OwnerId", "Amount", "CreatedDate", "ClosedAt"]]
     users = snap.users()[["Id", "Name", "ManagerId"]]
     return PipelineInputs(
@@ -178,4 +194,5 @@ def load_inputs(
         model_version=model_version or "caller",
         batch_id=batch_id,
         stage_win_rates=stage_win_rates(state, history),
+        fiscal_start_month=fiscal_start_month,
     )
