@@ -1,7 +1,7 @@
 """The one typed state every node shares: raw records and numbers, never prompt text.
 
 Per turn the planner resets the per-turn keys (results, answer, data, citations, partial,
-missing, needs_review); `messages`, `focus` and `flags` carry across the thread.
+missing, needs_review, fallbacks); `messages`, `focus` and `flags` carry across the thread.
 """
 
 from __future__ import annotations
@@ -67,3 +67,6 @@ class AgentState(TypedDict, total=False):
     review_reasons: list[str]
     blocked: bool
     flags: Annotated[list[str], operator.add]  # audit trail of the thread: "turn N: ..."
+    # this turn's LLM fallbacks ("planner: ...", "answer: ...", "evaluator: ..."); empty when
+    # the LLM was not asked or every LLM step succeeded
+    fallbacks: list[str]

@@ -1,8 +1,12 @@
 """planner: this turn's request -> intent, plan of subtasks and updated focus (the
 directory lookup is bounded by the node's hard TimeoutPolicy, not Context.node_timeout_s).
 
-Deterministic (graph/planning) unless Context.use_llm and an LLM is configured, in which
-case the LLM planner is tried first and any LLM failure falls back to these rules.
+The deterministic plan (graph/planning) is always made (it is cheap and it is the fallback).
+With Context.use_llm and an LLM configured, the LLM plan (`graph.llm_planner`) replaces it
+when the call succeeds and the plan validates; entities the LLM got wrong fall back to the
+rules' resolution one by one (flagged). Any LLM failure (timeout, HTTP error, malformed or
+refused tool call, open circuit) or a rejected plan keeps the rules' plan: `plan_source`
+says which was used, `fallbacks` and `flags` say why.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from langgraph.runtime import Runtime
 
 from dealcast.config import get_settings
 from dealcast.graph.context import Context
+from dealcast.graph.llm_client import LLMUnavailable, llm_for
+from dealcast.graph.llm_planner import plan_with_llm
+from dealcast.graph.planning.llm_plan import PlanRejected
 from dealcast.graph.planning.plans import plan_request
 from dealcast.graph.state import RESET, AgentState
 from dealcast.tools.deals import load_directory
@@ -36,15 +43,40 @@ async def planner(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any
     directory = await asyncio.to_thread(
         load_directory, store, as_of, database_url(ctx.database_url)
     )
+    stages = [s.name for s in store.stages.open_stages]
+    fiscal = get_settings().fiscal_start_month
     planned = plan_request(
         text,
         directory,
         state.get("focus"),
         as_of=as_of,
         caller_id=ctx.user_id,
-        stages=[s.name for s in store.stages.open_stages],
-        fiscal_start_month=get_settings().fiscal_start_month,
+        stages=stages,
+        fiscal_start_month=fiscal,
     )
+    turn = int(state.get("turn") or 0) + 1
+    source, flags, fallbacks = "rules", [], []
+    llm = llm_for(ctx)
+    if llm is not None:
+        try:
+            planned_llm, notes = await plan_with_llm(
+                llm,
+                text,
+                directory,
+                state.get("focus"),
+                as_of=as_of,
+                caller_id=ctx.user_id,
+                stages=stages,
+                fiscal_start_month=fiscal,
+                rules=planned,
+            )
+        except (LLMUnavailable, PlanRejected) as exc:
+            why = exc.reason if isinstance(exc, LLMUnavailable) else f"plan rejected: {exc}"
+            flags.append(f"turn {turn}: planner: LLM not used ({why}); planned by the rules")
+            fallbacks.append(f"planner: rules ({why})")
+        else:
+            planned, source = planned_llm, "llm"
+            flags += [f"turn {turn}: planner (llm): {n}" for n in notes]
     results: dict[str, Any] = {RESET: True}
     if planned.reply is not None:
         reply = dict(planned.reply)
@@ -54,10 +86,12 @@ async def planner(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any
         results["reply"] = {"ok": True, "kind": "reply", "output": reply}
     return {
         "request": text,
-        "turn": int(state.get("turn") or 0) + 1,
+        "turn": turn,
         "intent": planned.intent,
         "plan": planned.plan,
-        "plan_source": "rules",
+        "plan_source": source,
+        "fallbacks": fallbacks,
+        "flags": flags,
         "focus": planned.focus,
         "results": results,
         "answer": "",

@@ -146,16 +146,8 @@ def plan_request(
     if deal_ids:
         new_focus["deal_ids"] = deal_ids
 
-    if intent == "deal_risk":
-        plan = [_refresh(), _task("risk", "risk", {"deal_ids": deal_ids}), _score(deal_ids)]
-    elif intent == "deal_actions":
-        plan = [
-            _refresh(),
-            _task("risk", "risk", {"deal_ids": deal_ids}),
-            _score(deal_ids, deps=("risk",)),
-        ]
-    elif intent == "deal_explain":
-        plan = [_refresh(), _score(deal_ids)]
+    if intent in DEAL_INTENTS:
+        plan = deal_plan(intent, deal_ids)
     elif intent == "forecast":
         plan, extra = _forecast_plan(text, period, reps, focus, as_of, fiscal_start_month, users)
         new_focus.update(extra)  # type: ignore[typeddict-item]
@@ -189,6 +181,21 @@ def plan_request(
             )
         plan = planned
     return Planned(intent, plan=plan, focus=new_focus)
+
+
+def deal_plan(intent: str, deal_ids: list[str]) -> list[Subtask]:
+    """The subtasks of a deal intent (deal_risk, deal_actions, deal_explain)."""
+    if intent == "deal_risk":
+        return [_refresh(), _task("risk", "risk", {"deal_ids": deal_ids}), _score(deal_ids)]
+    if intent == "deal_actions":
+        return [
+            _refresh(),
+            _task("risk", "risk", {"deal_ids": deal_ids}),
+            _score(deal_ids, deps=("risk",)),
+        ]
+    if intent == "deal_explain":
+        return [_refresh(), _score(deal_ids)]
+    raise ValueError(f"not a deal intent: {intent!r}")
 
 
 def _score(deal_ids: list[str], deps: Sequence[str] = ()) -> Subtask:
@@ -248,6 +255,18 @@ def _list_plan(text: str, directory: Mapping[str, Any], owner_ids: list[str]) ->
         if re.search(r"likel|probab|score", t)
         else "amount"
     )
+    return list_plan(directory, owner_ids, stage, category, sort)
+
+
+def list_plan(
+    directory: Mapping[str, Any],
+    owner_ids: list[str],
+    stage: str | None,
+    category: str | None,
+    sort: str,
+) -> list[Subtask]:
+    """A deal listing (filters already resolved) and, sorted by risk or probability, the
+    scores/risks of its largest deals."""
     rows = [d for d in directory["deals"] if not owner_ids or d["owner_id"] in owner_ids]
     if stage:
         rows = [d for d in rows if d["stage"] == stage]
