@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dealcast.crm.pit import as_of_instant
 from dealcast.sim.pipeline import MAX_PERIODS
+from dealcast.sim.scenario_changes import Op
 
 PeriodKind = Literal["week", "month", "quarter"]
 MAX_SIMS = 100_000
@@ -176,16 +177,7 @@ class ScenarioChange(BaseModel):
     """One what-if change (see `dealcast.sim.scenario_changes` for each op's fields)."""
 
     model_config = ConfigDict(extra="forbid")
-    op: Literal[
-        "add",
-        "remove",
-        "move",
-        "amount",
-        "stage",
-        "probability",
-        "exclude_owner",
-        "exclude_category",
-    ]
+    op: Op
     deal: str | None = Field(None, description="Deal Id or exact name (remove/move/amount/...).")
     name: str | None = Field(None, description="add: the hypothetical deal's name.")
     amount: float | None = Field(None, ge=0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,16 +27,10 @@ import pandas as pd
 from dealcast.crm.stages import FORECAST_CATEGORIES, StageConfig
 from dealcast.sim.inputs import PipelineInputs
 
-OPS = (
-    "add",
-    "remove",
-    "move",
-    "amount",
-    "stage",
-    "probability",
-    "exclude_owner",
-    "exclude_category",
-)
+Op = Literal[
+    "add", "remove", "move", "amount", "stage", "probability", "exclude_owner", "exclude_category"
+]
+OPS: tuple[str, ...] = get_args(Op)
 P_FLOOR = 0.005  # keep moved odds off 0/1 so a later stage move can still change them
 
 
