@@ -97,16 +97,27 @@ def cmd_ingest_salesforce(
     --no-refresh) the changed deals are rescored and the forecast recomputed."""
     from dealcast.crm.salesforce_sync import sync_salesforce
 
-    run = resolve(db, as_of, fmt)
-    store, actor = run.store(), get_settings().actor
-    report = sync_salesforce(store, mode=mode, actor=actor, as_of=run.as_of)
+    run, settings = resolve(db, as_of, fmt), get_settings()
+    kinds = tuple(forecast_period or ("quarter",))
+    if refresh:  # a bad period is an input error before the sync, not after it
+        from dealcast.sim.periods import PERIOD_KINDS
+
+        bad = [k for k in kinds if k not in PERIOD_KINDS]
+        if bad:
+            raise ValueError(f"forecast period must be one of {', '.join(PERIOD_KINDS)}: {bad}")
+    store = run.store()
+    report = sync_salesforce(store, mode=mode, actor=settings.actor, as_of=run.as_of)
     refreshed = None
     if refresh:
         from dealcast.refresh import refresh_after_sync
 
-        kinds = tuple(forecast_period or ("quarter",))
         refreshed = refresh_after_sync(
-            store, report, as_of=run.as_of, actor=actor, forecast_kinds=kinds
+            store,
+            report,
+            as_of=run.as_of,
+            actor=settings.actor,
+            forecast_kinds=kinds,
+            fiscal_start_month=settings.fiscal_start_month,
         )
     if run.json:
         emit_json({**report.as_dict(), "refresh": refreshed})

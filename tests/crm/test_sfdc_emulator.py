@@ -157,3 +157,42 @@ def test_mutations_write_history_and_deletions(tmp_path: Path, org: OrgData) -> 
     assert len(org.tables["OpportunityHistory"].records) == before + 5
     assert org.tables["Opportunity"].records[change.deleted[0]]["IsDeleted"] is True
     assert [d.id for d in org.deletions["Opportunity"]] == change.deleted
+
+
+def test_modstamp_queries_use_the_index_and_match_a_scan(org: OrgData) -> None:
+    records = org.tables["Opportunity"].records
+    stamps = sorted(r["SystemModstamp"] for r in records.values())
+    since = stamps[len(stamps) // 2]
+    mutate(org, new_deals=1, stage_changes=2, deletions=1)
+    text = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    indexed = parse(f"SELECT Id FROM Opportunity WHERE SystemModstamp >= {text}", org)
+    assert getattr(indexed.where, "modstamp_floor", None) == since
+    # an OR with an unbounded branch scans the object: the same rows either way
+    scanned = parse(
+        f"SELECT Id FROM Opportunity WHERE (SystemModstamp >= {text} OR Name = null)", org
+    )
+    assert getattr(scanned.where, "modstamp_floor", None) is None
+    expected = {i for i, r in records.items() if r["SystemModstamp"] >= since or r["Name"] is None}
+    assert {r["Id"] for r in indexed.run(True)} == expected
+    assert {r["Id"] for r in scanned.run(True)} == expected
+    both = parse(
+        f"SELECT Id FROM Opportunity WHERE SystemModstamp > {text} AND IsDeleted = false", org
+    )
+    assert {r["Id"] for r in both.run(True)} == {
+        i for i, r in records.items() if r["SystemModstamp"] > since and not r["IsDeleted"]
+    }
+
+
+def test_bulk_job_results_are_the_records_when_the_job_ran(org: OrgData) -> None:
+    api = RestApi(org, "59.0", 2000, 0, 50_000)
+    body = json.dumps({"operation": "queryAll", "query": "SELECT Id, StageName FROM Opportunity"})
+    job = json.loads(api.handle("POST", "jobs/query", "", body.encode(), (1, 5)).body)
+    before = {i: r["StageName"] for i, r in org.tables["Opportunity"].records.items()}
+    change = mutate(org, stage_changes=2)
+    assert any(
+        org.tables["Opportunity"].records[i]["StageName"] != before[i] for i in change.stage_changed
+    )
+    api.handle("GET", f"jobs/query/{job['id']}", "", b"", (1, 5))
+    page = api.handle("GET", f"jobs/query/{job['id']}/results", "", b"", (1, 5))
+    rows = {r["Id"]: r["StageName"] for r in csv.DictReader(io.StringIO(page.body.decode()))}
+    assert rows == before

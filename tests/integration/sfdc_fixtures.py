@@ -4,6 +4,7 @@ and a comparable view of the CRM tables."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,8 +26,10 @@ CREDS = Credentials()
 
 @pytest.fixture(scope="session")
 def sfdc_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 deals (14 open), ~2,000 records: every sync test does full syncs, so the org is
+    as small as keeps enough open deals for the mutations the tests make."""
     folder = tmp_path_factory.mktemp("sfdc") / "export"
-    generate_demo_org(folder, seed=5, scale=0.015, today=date(2026, 6, 30))
+    generate_demo_org(folder, seed=6, scale=0.008, today=date(2026, 6, 30))
     return folder
 
 
@@ -90,7 +93,18 @@ def synced_copy(base: Path, target: Path) -> Store:
     return open_store(target)
 
 
+_EMPTY: list[Path] = []  # one migrated, empty store per session, copied for fresh stores
+
+
 def open_store(path: Path) -> Store:
+    """A store at `path`; a new one is a copy of an empty migrated store (migrating every
+    fresh store costs more than a small sync)."""
+    if not path.exists():
+        if not _EMPTY:
+            template = Path(tempfile.mkdtemp(prefix="dealcast-empty-store-")) / "empty.db"
+            Store.open(f"sqlite:///{template}").close()
+            _EMPTY.append(template)
+        shutil.copyfile(_EMPTY[0], path)
     return Store.open(f"sqlite:///{path}")
 
 

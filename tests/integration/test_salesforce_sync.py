@@ -3,6 +3,7 @@ export import; incremental sync after mutations equals a fresh full sync; crash 
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ def test_full_sync_equals_export_import(emu: Emulator, sfdc_export: Path, tmp_pa
     outputs = entry.outputs if isinstance(entry.outputs, dict) else {}
     assert outputs["api_calls"] == report.api_calls > 0
     assert set(outputs["watermarks"]) == set(CRM_TABLES)
-    assert outputs["objects"]["Opportunity"]["records"] == 75
+    with (sfdc_export / "Opportunity.csv").open(newline="", encoding="utf-8") as handle:
+        exported = sum(1 for _ in csv.DictReader(handle))
+    assert outputs["objects"]["Opportunity"]["records"] == exported == 40
     with synced.engine.connect() as conn:
         kinds = list(conn.execute(select(import_run.c.kind)).scalars())
     assert kinds == ["salesforce"]

@@ -7,31 +7,33 @@ export import's own path (`ImportRun`: validation, upsert by content hash, quara
 quality, audit), in ONE transaction together with the new watermarks. A crash anywhere
 leaves the last committed watermarks, and the overlap plus content-hash upserts make a
 re-run idempotent.
+
+Modules: `salesforce_sync_report` (what a sync did), `salesforce_sync_spool` (reads ->
+export-shaped CSVs), `salesforce_sync_store` (deletions, changed deals, watermarks),
+`salesforce_sync_freshness` (staleness), `salesforce_sync_http` (retries, rate limits),
+`salesforce_sync_config` (settings, auth, field mapping).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from dealcast.crm import audit
-from dealcast.crm.dedup import assign_canonical
-from dealcast.crm.export_import import ImportReport, ImportRun, ObjectReport
+from dealcast.crm.export_import import ImportRun, ObjectReport
 from dealcast.crm.records import RECORD_TYPES, SfRecord
 from dealcast.crm.salesforce_sync_config import SalesforceSettings, connect, load_field_map
+from dealcast.crm.salesforce_sync_freshness import Freshness, freshness
 from dealcast.crm.salesforce_sync_http import (
     CallMeter,
     CallStats,
@@ -41,83 +43,25 @@ from dealcast.crm.salesforce_sync_http import (
     error_message,
     make_session,
 )
-from dealcast.crm.schema import CRM_TABLES, salesforce_sync_state
+from dealcast.crm.salesforce_sync_report import ObjectSync, SyncReport
+from dealcast.crm.salesforce_sync_spool import fill_missing, soql_datetime, spool_pages, spool_rows
+from dealcast.crm.salesforce_sync_store import changed_opportunities, mark_deleted, save_state
+from dealcast.crm.schema import salesforce_sync_state
 from dealcast.crm.store import Store
-from dealcast.crm.upsert import row_values
+
+__all__ = [
+    "Freshness",
+    "ObjectSync",
+    "SalesforceSync",
+    "SyncReport",
+    "freshness",
+    "sync_salesforce",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _NO_COLUMN = re.compile(r"No such column '(\w+)'")
 REPLICATION_DAYS = 29  # sobjects/<O>/deleted only reaches 30 days back
-OPPORTUNITY_LINKS = {
-    "Opportunity": "Id",
-    "OpportunityHistory": "OpportunityId",
-    "OpportunityContactRole": "OpportunityId",
-    "Task": "WhatId",
-    "Event": "WhatId",
-    "EmailMessage": "RelatedToId",
-}
-
-
-@dataclass
-class ObjectSync:
-    object: str
-    mode: str  # full | incremental | skipped
-    fields: dict[str, str]  # contract field -> API name actually read
-    missing: list[str] = field(default_factory=list)  # contract fields the org lacks now
-    records: int = 0
-    deleted_ids: list[str] = field(default_factory=list)
-    watermark: datetime | None = None
-    path: Path | None = None
-    error: str | None = None
-
-
-@dataclass
-class SyncReport:
-    mode: str
-    objects: list[ObjectSync]
-    api_calls: int
-    api_usage: tuple[int, int] | None
-    retries: int
-    rate_limited: int
-    reauths: int
-    seconds: float
-    imported: ImportReport
-    mismatches: list[str]
-    changed_opportunities: list[str] | None  # None: a full sync (everything may change)
-    deleted: int
-
-    @property
-    def flagged(self) -> bool:
-        return self.imported.flagged or bool(self.mismatches)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "api_calls": self.api_calls,
-            "api_usage": list(self.api_usage) if self.api_usage else None,
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "reauths": self.reauths,
-            "seconds": round(self.seconds, 3),
-            "flagged": self.flagged,
-            "mismatches": self.mismatches,
-            "deleted": self.deleted,
-            "changed_opportunities": self.changed_opportunities,
-            "objects": [
-                {
-                    "object": o.object,
-                    "mode": o.mode,
-                    "records": o.records,
-                    "missing_fields": o.missing,
-                    "deleted_ids": len(o.deleted_ids),
-                    "watermark": o.watermark.isoformat() if o.watermark else None,
-                    "error": o.error,
-                }
-                for o in self.objects
-            ],
-            "import": self.imported.as_dict(),
-        }
 
 
 class SalesforceSync:
@@ -242,7 +186,7 @@ class SalesforceSync:
                     since = state["watermark"].replace(tzinfo=UTC) - timedelta(
                         seconds=self.settings.overlap_seconds
                     )
-                    rows = self._rest(f"{soql} WHERE SystemModstamp > {_soql_dt(since)}")
+                    rows = self._rest(f"{soql} WHERE SystemModstamp > {soql_datetime(since)}")
                     result.deleted_ids = self._deleted(obj, since)
                 break
             except SalesforceMalformedRequest as exc:
@@ -262,11 +206,11 @@ class SalesforceSync:
                     return result
         result.path = spool / f"{obj}.csv"
         if pages is not None:
-            result.records = _spool_pages(result.path, result.fields, pages)
+            result.records = spool_pages(result.path, result.fields, pages)
         else:
-            result.records = _spool(result.path, result.fields, rows)
+            result.records = spool_rows(result.path, result.fields, rows)
         if result.missing:
-            self._fill_missing(result)
+            fill_missing(self.store, result)
         return result
 
     def _bulk(self, obj: str, soql: str) -> list[str]:
@@ -299,31 +243,6 @@ class SalesforceSync:
         answer = self._call(lambda: sobject.deleted(since, end), f"deleted {obj}")
         return [str(d["id"]) for d in answer.get("deletedRecords", [])]
 
-    def _fill_missing(self, result: ObjectSync) -> None:
-        """Fields the org no longer serves keep their last stored values (and new rows
-        leave them empty), so a renamed field never wipes good data."""
-        assert result.path is not None
-        with result.path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        table = CRM_TABLES[result.object]
-        ids = [r["Id"] for r in rows]
-        stored: dict[str, dict[str, Any]] = {}
-        with self.store.engine.connect() as conn:
-            cols = [table.c.Id, *(table.c[f] for f in result.missing)]
-            for i in range(0, len(ids), 500):
-                query = select(*cols).where(table.c.Id.in_(ids[i : i + 500]))
-                stored.update({r["Id"]: dict(r) for r in conn.execute(query).mappings()})
-        header = [*rows[0].keys(), *result.missing] if rows else ["Id", *result.missing]
-        with result.path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
-            writer.writeheader()
-            for row in rows:
-                old = stored.get(row["Id"], {})
-                for f in result.missing:
-                    row[f] = _csv_text(old.get(f))
-                writer.writerow(row)
-
-    # ---- writing --------------------------------------------------------------------
     def _write(
         self, fetched: list[ObjectSync], mode: str, as_of: datetime, started: float, spool: Path
     ) -> SyncReport:
@@ -353,17 +272,17 @@ class SalesforceSync:
                     )
                     continue
                 report = run.ingest_file(record, sync.path, label=f"salesforce:{record.OBJECT}")
-                gone = _mark_deleted(conn, record, sync.deleted_ids, run.import_id)
+                gone = mark_deleted(conn, record, sync.deleted_ids, run.import_id)
                 report.updated += gone
                 report.deleted += gone
                 deleted += gone
                 reports.append(report)
                 if changed is not None:
-                    changed.update(_changed_opportunities(conn, sync, run.import_id))
+                    changed.update(changed_opportunities(conn, sync, run.import_id))
             for sync in fetched:
                 if sync.mode == "skipped" or sync.watermark is None:
                     continue
-                _save_state(conn, sync, run.import_id, as_of)
+                save_state(conn, sync, run.import_id, as_of)
             watermarks = {
                 f.object: f.watermark.isoformat() for f in fetched if f.watermark and f.path
             }
@@ -416,160 +335,3 @@ def sync_salesforce(
     """One sync of every contract object into `store` (see the module docstring)."""
     sync = SalesforceSync(store, settings or SalesforceSettings(), actor=actor, policy=policy)
     return sync.run(mode, as_of)
-
-
-# ---- helpers ------------------------------------------------------------------------
-
-
-def _soql_dt(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _csv_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
-    return str(value)
-
-
-def _spool_pages(path: Path, fields: dict[str, str], pages: list[str]) -> int:
-    """Bulk CSV pages into one export-shaped CSV: the header renamed to contract names,
-    each later page's header dropped, the data copied as is."""
-    contract = {api: name for name, api in fields.items()}
-    count = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        for i, page in enumerate(pages):
-            head, _, body = page.partition("\n")
-            if i == 0:
-                names = next(csv.reader([head]))
-                csv.writer(handle, lineterminator="\n").writerow(
-                    [contract.get(n, n) for n in names]
-                )
-            if body:
-                handle.write(body if body.endswith("\n") else body + "\n")
-            count += sum(1 for _ in csv.reader(io.StringIO(body)))
-    return count
-
-
-def _spool(path: Path, fields: dict[str, str], rows: list[dict[str, Any]]) -> int:
-    """Write what was read as an export-shaped CSV: contract names, export value format."""
-    names = list(fields)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([_csv_text(row.get(fields[n])) for n in names])
-    return len(rows)
-
-
-def _changed_opportunities(conn: Connection, sync: ObjectSync, import_id: int) -> set[str]:
-    """The opportunities whose own row, or a linked row, this import actually wrote
-    (inserted, updated or marked deleted). Rows re-read unchanged (the overlap window)
-    keep an older import id, so they change nothing."""
-    column = OPPORTUNITY_LINKS.get(sync.object)
-    if column is None or sync.path is None:
-        return set()
-    with sync.path.open(newline="", encoding="utf-8") as handle:
-        ids = {row["Id"] for row in csv.DictReader(handle) if row.get("Id")}
-    ids.update(sync.deleted_ids)
-    table = CRM_TABLES[sync.object]
-    wanted = sorted(ids)
-    out: set[str] = set()
-    for i in range(0, len(wanted), 500):
-        query = select(table.c[column]).where(
-            table.c.Id.in_(wanted[i : i + 500]), table.c._import_id == import_id
-        )
-        links: list[str | None] = list(conn.execute(query).scalars())
-        out.update(v for v in links if v and v.startswith("006"))
-    return out
-
-
-def _mark_deleted(conn: Connection, record: type[SfRecord], ids: list[str], import_id: int) -> int:
-    """Records Salesforce reports deleted: kept, flagged IsDeleted (as an export has them)."""
-    if not ids:
-        return 0
-    table = CRM_TABLES[record.OBJECT]
-    fields = record.field_names()
-    rows = conn.execute(
-        select(table).where(table.c.Id.in_(ids), table.c.IsDeleted.is_(False))
-    ).mappings()
-    updates = []
-    for stored in rows:
-        values = {f: stored[f] for f in fields if stored[f] is not None}
-        values["IsDeleted"] = True
-        rec = record.model_validate(values)
-        new, digest = row_values(rec)
-        new.update(_row_hash=digest, _import_id=import_id)
-        updates.append(new)
-    if record.OBJECT == "Contact":
-        assign_canonical(conn, updates)
-    for row in updates:
-        conn.execute(table.update().where(table.c.Id == row["Id"]).values(**row))
-    return len(updates)
-
-
-def _save_state(conn: Connection, sync: ObjectSync, import_id: int, as_of: datetime) -> None:
-    assert sync.watermark is not None
-    values = {
-        "watermark": sync.watermark.astimezone(UTC).replace(tzinfo=None),
-        "synced_at": datetime.now(UTC).replace(tzinfo=None),
-        "import_id": import_id,
-        "mode": sync.mode,
-        "fields": sync.fields if not sync.missing else _last_good(conn, sync),
-    }
-    exists = conn.execute(
-        select(salesforce_sync_state.c.object).where(salesforce_sync_state.c.object == sync.object)
-    ).first()
-    if exists:
-        conn.execute(
-            salesforce_sync_state.update()
-            .where(salesforce_sync_state.c.object == sync.object)
-            .values(**values)
-        )
-    else:
-        conn.execute(salesforce_sync_state.insert().values(object=sync.object, **values))
-
-
-def _last_good(conn: Connection, sync: ObjectSync) -> dict[str, str]:
-    row = conn.execute(
-        select(salesforce_sync_state.c.fields).where(salesforce_sync_state.c.object == sync.object)
-    ).first()
-    return dict(row[0]) if row else sync.fields
-
-
-# ---- staleness ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Freshness:
-    last_sync: datetime | None  # naive UTC
-    age_seconds: float | None
-    stale: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["last_sync"] = self.last_sync.isoformat() if self.last_sync else None
-        return out
-
-
-def freshness(
-    store: Store, now: datetime | None = None, max_age_seconds: float = 3600
-) -> Freshness:
-    """How old the synced data is. Stale when no sync ever committed or the oldest object's
-    last committed sync is older than `max_age_seconds` (default one hour). Answers (API,
-    chat, CLI) should carry this flag; a scheduler should alert on it."""
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    with store.engine.connect() as conn:
-        stamps: list[datetime] = list(
-            conn.execute(select(salesforce_sync_state.c.synced_at)).scalars()
-        )
-    if not stamps:
-        return Freshness(None, None, True)
-    oldest = min(stamps)
-    age = (now - oldest).total_seconds()
-    return Freshness(oldest, age, age > max_age_seconds)

@@ -8,10 +8,12 @@ every Salesforce object): taken from the export when present, else the latest of
 
 from __future__ import annotations
 
+import bisect
 import csv
 import threading
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -102,17 +104,51 @@ def csv_value(kind: Kind, value: Any) -> str:
     return str(value)
 
 
+def csv_formatter(kind: Kind) -> Callable[[Any], str]:
+    """`csv_value` for one column kind, the dispatch done once (Bulk pages of 50,000)."""
+    if kind in ("id", "string"):
+        return lambda value: "" if value is None else str(value)
+    if kind == "datetime":
+        return lambda value: (
+            "" if value is None else f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+        )
+    return lambda value: csv_value(kind, value)
+
+
 @dataclass
 class SObjectTable:
     name: str
     fields: list[str]  # served API names, in describe order
     kinds: dict[str, Kind]
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # by Id, insertion order
+    # (SystemModstamp, Id) sorted: Salesforce indexes SystemModstamp, so an incremental
+    # query does not scan the object. Built on first use, kept up by `put`; entries of
+    # records changed again or purged since are stale and filtered out by the caller.
+    _stamps: list[tuple[datetime, str]] | None = field(default=None, repr=False)
 
     def field_named(self, name: str) -> str | None:
         """The canonical spelling of a field (SOQL names are case-insensitive)."""
         lowered = name.lower()
         return next((f for f in self.fields if f.lower() == lowered), None)
+
+    def put(self, rec: dict[str, Any]) -> None:
+        """Insert or replace a record (replace, never edit in place: a Bulk job created
+        earlier keeps the records as they were when it ran)."""
+        self.records[str(rec["Id"])] = rec
+        if self._stamps is not None:
+            bisect.insort(self._stamps, (rec["SystemModstamp"], str(rec["Id"])))
+
+    def modified_since(self, floor: datetime) -> list[dict[str, Any]]:
+        """Records whose SystemModstamp is >= `floor`, by the index (in stamp order)."""
+        if self._stamps is None:
+            self._stamps = sorted((r["SystemModstamp"], i) for i, r in self.records.items())
+        start = bisect.bisect_left(self._stamps, (floor, ""))
+        out: dict[str, dict[str, Any]] = {}
+        for stamp, rec_id in self._stamps[start:]:
+            rec = self.records.get(rec_id)
+            if rec is not None and rec["SystemModstamp"] == stamp:
+                out[rec_id] = rec
+        return list(out.values())
 
 
 @dataclass
@@ -135,10 +171,11 @@ class OrgData:
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} is not an export folder")
         tables: dict[str, SObjectTable] = {}
+        ids: dict[str, str] = {}
         for record in RECORD_TYPES:
             path = folder / f"{record.OBJECT}.csv"
             if path.is_file():
-                tables[record.OBJECT] = _load_table(record.OBJECT, path)
+                tables[record.OBJECT] = _load_table(record.OBJECT, path, ids)
         if not tables:
             raise FileNotFoundError(f"no object CSVs (User.csv, Account.csv, ...) in {folder}")
         return cls(tables)
@@ -155,9 +192,38 @@ class OrgData:
             table.kinds[new] = table.kinds.pop(old)
             for rec in table.records.values():
                 rec[new] = rec.pop(old, None)
+            table._stamps = None
 
 
-def _load_table(name: str, path: Path) -> SObjectTable:
+def _converter(kind: Kind, ids: dict[str, str] | None) -> Callable[[str], Any]:
+    """Text -> value for one column kind (the fast path of `parse_value`; "" is None).
+    `ids` shares one string per distinct referenced Id across the org."""
+    if kind == "id" and ids is not None:
+        return lambda text: ids.setdefault(text, text)
+    if kind in ("id", "string"):
+        return str
+    if kind == "datetime":
+        return _datetime
+    if kind == "date":
+        return lambda text: date.fromisoformat(text[:10])
+    if kind == "bool":
+        return lambda text: text == "true" or text.strip().lower() in ("true", "1")
+    if kind == "float":
+        return float
+    return lambda text: parse_value(kind, text)
+
+
+def _datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return parse_datetime(text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _load_table(name: str, path: Path, ids: dict[str, str]) -> SObjectTable:
     record = RECORDS_BY_OBJECT.get(name)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
@@ -166,17 +232,18 @@ def _load_table(name: str, path: Path) -> SObjectTable:
         if "SystemModstamp" not in fields:
             fields.append("SystemModstamp")
         kinds = {f: field_kind(record, f) for f in fields}
-        columns = [(f, kinds[f]) for f in header]
+        columns = [(f, _converter(kinds[f], None if f == "Id" else ids)) for f in header]
         table = SObjectTable(name, fields, kinds)
+        records = table.records
         for row in reader:
             if not row:
                 continue
-            rec = {f: parse_value(k, v) for (f, k), v in zip(columns, row, strict=False)}
+            rec = {f: conv(v) if v else None for (f, conv), v in zip(columns, row, strict=False)}
             if rec.get("SystemModstamp") is None:
                 stamps = [rec.get("LastModifiedDate"), rec.get("CreatedDate")]
                 rec["SystemModstamp"] = max((s for s in stamps if s is not None), default=EPOCH)
             rec.setdefault("IsDeleted", False)
-            table.records[str(rec["Id"])] = rec
+            records[str(rec["Id"])] = rec
     if "IsDeleted" not in table.fields:
         table.fields.insert(1, "IsDeleted")
         table.kinds["IsDeleted"] = "bool"

@@ -1,6 +1,7 @@
 """Changes over time, as users make them in Salesforce: new deals, stage moves, deletions.
 
-Every change stamps `SystemModstamp` (and `LastModifiedDate` where the object has it) with
+Records are replaced, never edited in place (a Bulk job keeps the rows it ran on). Every
+change stamps `SystemModstamp` (and `LastModifiedDate` where the object has it) with
 the emulator's clock, writes an `OpportunityHistory` row where Salesforce would, and records
 deletions for `sobjects/<O>/deleted`, so incremental sync is tested against real changes.
 """
@@ -66,7 +67,9 @@ def mutate(
         ]
         rng.shuffle(open_ids)
         for opp_id in open_ids[:stage_changes]:
-            _advance(data, opps.records[opp_id], rng, now)
+            moved_rec = dict(opps.records[opp_id])
+            _advance(data, moved_rec, rng, now)
+            opps.put(moved_rec)
             report.stage_changed.append(opp_id)
             report.history_rows += 1
         live = [i for i, r in opps.records.items() if not r.get("IsDeleted")]
@@ -74,9 +77,7 @@ def mutate(
         candidates = [i for i in live if i not in moved]
         rng.shuffle(candidates)
         for opp_id in candidates[:deletions]:
-            rec = opps.records[opp_id]
-            rec["IsDeleted"] = True
-            rec["SystemModstamp"] = now
+            opps.put({**opps.records[opp_id], "IsDeleted": True, "SystemModstamp": now})
             data.deletions["Opportunity"].append(Deletion(opp_id, now))
             report.deleted.append(opp_id)
         for _ in range(new_deals):
@@ -113,7 +114,7 @@ def _history(data: OrgData, opp: dict[str, Any], now: datetime) -> None:
         "CreatedById": opp.get("OwnerId"),
         "SystemModstamp": now,
     }
-    table.records[row["Id"]] = {k: v for k, v in row.items() if k in table.kinds}
+    table.put({k: v for k, v in row.items() if k in table.kinds})
 
 
 def _advance(data: OrgData, opp: dict[str, Any], rng: random.Random, now: datetime) -> None:
@@ -152,6 +153,6 @@ def _create(data: OrgData, rng: random.Random, now: datetime) -> str:
         "SystemModstamp": now,
         **_stage_fields(first),
     }
-    opps.records[opp["Id"]] = {k: v for k, v in opp.items() if k in opps.kinds}
+    opps.put({k: v for k, v in opp.items() if k in opps.kinds})
     _history(data, opps.records[opp["Id"]], now)
     return str(opp["Id"])

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from dealcast.crm.sfdc_emulator.data import OrgData, csv_value, json_value, parse_datetime
+from dealcast.crm.sfdc_emulator.data import OrgData, csv_formatter, json_value, parse_datetime
 from dealcast.crm.sfdc_emulator.soql import Query, SoqlError, parse
 
 
@@ -241,10 +241,7 @@ class RestApi:
                 q = parse(spec.get("query") or "", self.data)
             except SoqlError as exc:
                 raise ApiError(400, "INVALIDJOB", f"{exc.code}: {exc.message}") from exc
-            rows = [
-                {f: csv_value(q.table.kinds[f], r.get(f)) for f in q.fields}
-                for r in q.run(operation == "queryAll")
-            ]
+            rows = q.run(operation == "queryAll")  # the records as they are now
         job = _Job(
             id=f"750E{next(_ids):011d}AAA",
             operation=operation,
@@ -287,12 +284,11 @@ class RestApi:
         size = min(int(params.get("maxRecords") or self.bulk_page_size), self.bulk_page_size)
         start = int(locator)
         page = job.rows[start : start + size]
+        columns = [(f, csv_formatter(job.query.table.kinds[f])) for f in job.query.fields]
         out = io.StringIO()
-        writer = csv.DictWriter(
-            out, fieldnames=job.query.fields, quoting=csv.QUOTE_ALL, lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(page)
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(job.query.fields)
+        writer.writerows([fmt(r.get(f)) for f, fmt in columns] for r in page)
         nxt = start + size
         return Response(
             200,

@@ -110,9 +110,13 @@ class Query:
     table: SObjectTable
 
     def run(self, include_deleted: bool) -> list[dict[str, Any]]:
+        floor = getattr(self.where, "modstamp_floor", None)
+        candidates = (
+            self.table.records.values() if floor is None else self.table.modified_since(floor)
+        )
         rows = [
             r
-            for r in self.table.records.values()
+            for r in candidates
             if (include_deleted or not r.get("IsDeleted")) and (self.where is None or self.where(r))
         ]
         for fld, desc, nulls_last in reversed(self.order):
@@ -246,9 +250,12 @@ class _Parser:
             parts.append(self.unary())
         if len(parts) == 1:
             return parts[0]
+        floors = [getattr(p, "modstamp_floor", None) for p in parts]
         if joiner == "and":
-            return lambda r: all(p(r) for p in parts)
-        return lambda r: any(p(r) for p in parts)
+            known = [f for f in floors if f is not None]
+            return _with_floor(lambda r: all(p(r) for p in parts), max(known, default=None))
+        bound = min(floors) if None not in floors else None  # type: ignore[type-var]
+        return _with_floor(lambda r: any(p(r) for p in parts), bound)
 
     def unary(self) -> Predicate:
         if self.keyword("not"):
@@ -308,7 +315,12 @@ class _Parser:
             )
         key = _cmp_key(kind, value)
         compare = _OPS[op]
-        return lambda r: r.get(fld) is not None and compare(_cmp_key(kind, r[fld]), key)
+        # SystemModstamp > / >= / = X: answered from the SystemModstamp index
+        indexed = fld == "SystemModstamp" and op in (">", ">=", "=")
+        return _with_floor(
+            lambda r: r.get(fld) is not None and compare(_cmp_key(kind, r[fld]), key),
+            key if indexed else None,
+        )
 
     def literal(self, fld: str, kind: str) -> Any:
         tok = self.take()
@@ -332,6 +344,14 @@ class _Parser:
         if kind == "bool":
             return tok.value == "true"
         return tok.value
+
+
+def _with_floor(pred: Predicate, floor: Any) -> Predicate:
+    """Mark a predicate true only for records with SystemModstamp >= `floor` (None: no
+    bound), so `Query.run` reads them from the index instead of scanning the object."""
+    if floor is not None:
+        pred.modstamp_floor = floor  # type: ignore[attr-defined]
+    return pred
 
 
 def _cmp_key(kind: str, value: Any) -> Any:
