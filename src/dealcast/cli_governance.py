@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dealcast.cli_common import AsOfOpt, DbOpt, Format, FormatOpt, emit_json, out, resolve
+from dealcast.config import get_settings
 from dealcast.crm.pit import as_of_instant
 from dealcast.sim import changes, forecast_history, rep_accuracy, submissions
 
@@ -22,7 +23,11 @@ PeriodOpt = Annotated[
     str, typer.Option("--period", help="Period label: 2025-Q4, 2025-11 or 2025-W46.")
 ]
 FiscalOpt = Annotated[
-    int, typer.Option("--fiscal-start-month", help="First month of the fiscal year (1-12).")
+    int | None,
+    typer.Option(
+        "--fiscal-start-month",
+        help="First month of the fiscal year (1-12); default DEALCAST_FISCAL_START_MONTH.",
+    ),
 ]
 CategoryOpt = Annotated[str, typer.Option("--category", help="Commit or Best Case.")]
 OwnerOpt = Annotated[str, typer.Option("--owner", help="User Id whose number this is.")]
@@ -50,13 +55,15 @@ def _category(text: str) -> str:
 
 def cmd_history(
     period: PeriodOpt,
-    fiscal_start_month: FiscalOpt = 1,
+    fiscal_start_month: FiscalOpt = None,
     db: DbOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """How the AI forecast (expected, P10, P90) and the human calls for a period moved."""
     run = resolve(db, None, fmt)
-    result = forecast_history.history(run.store(), period, fiscal_start_month=fiscal_start_month)
+    result = forecast_history.history(
+        run.store(), period, fiscal_start_month=_fiscal(fiscal_start_month)
+    )
     if run.json:
         emit_json(result)
         return
@@ -102,7 +109,7 @@ def cmd_changes(
         str | None, typer.Option("--since", help="From (default: 7 days before --until).")
     ] = None,
     until: Annotated[str | None, typer.Option("--until", help="To (default: --as-of).")] = None,
-    fiscal_start_month: FiscalOpt = 1,
+    fiscal_start_month: FiscalOpt = None,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.table,
@@ -112,7 +119,7 @@ def cmd_changes(
     end = as_of_instant(until) if until else run.as_of
     start = as_of_instant(since) if since else end - timedelta(days=7)
     wf = changes.what_changed(
-        run.store(), period, start, end, fiscal_start_month=fiscal_start_month
+        run.store(), period, start, end, fiscal_start_month=_fiscal(fiscal_start_month)
     )
     result = wf.as_dict()
     if run.json:
@@ -166,7 +173,7 @@ def cmd_submit(
     by: Annotated[
         str | None, typer.Option("--by", help="Submitting user Id (default: the owner).")
     ] = None,
-    fiscal_start_month: FiscalOpt = 1,
+    fiscal_start_month: FiscalOpt = None,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.table,
@@ -182,7 +189,7 @@ def cmd_submit(
         note,
         by or owner,
         at=run.as_of,
-        fiscal_start_month=fiscal_start_month,
+        fiscal_start_month=_fiscal(fiscal_start_month),
     )
     if run.json:
         emit_json(call.as_dict())
@@ -197,7 +204,7 @@ def cmd_override(
     amount: AmountOpt,
     note: NoteOpt,
     by: Annotated[str, typer.Option("--by", help="Your user Id (a manager above the owner).")],
-    fiscal_start_month: FiscalOpt = 1,
+    fiscal_start_month: FiscalOpt = None,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.table,
@@ -213,7 +220,7 @@ def cmd_override(
         note,
         by,
         at=run.as_of,
-        fiscal_start_month=fiscal_start_month,
+        fiscal_start_month=_fiscal(fiscal_start_month),
     )
     if run.json:
         emit_json(call.as_dict())
@@ -225,7 +232,7 @@ def cmd_accuracy(
     period_kind: Annotated[
         str | None, typer.Option("--period-kind", help="Only week, month or quarter periods.")
     ] = None,
-    fiscal_start_month: FiscalOpt = 1,
+    fiscal_start_month: FiscalOpt = None,
     db: DbOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = Format.table,
@@ -233,7 +240,10 @@ def cmd_accuracy(
     """Each rep's and manager's forecast accuracy, bias and sandbagging, beside the AI's."""
     run = resolve(db, as_of, fmt)
     result = rep_accuracy.accuracy(
-        run.store(), run.as_of, period_kind=period_kind, fiscal_start_month=fiscal_start_month
+        run.store(),
+        run.as_of,
+        period_kind=period_kind,
+        fiscal_start_month=_fiscal(fiscal_start_month),
     )
     if run.json:
         emit_json(result)
@@ -280,3 +290,8 @@ def register(forecast_app: typer.Typer) -> None:
     forecast_app.command("submit")(cmd_submit)
     forecast_app.command("override")(cmd_override)
     forecast_app.command("accuracy")(cmd_accuracy)
+
+
+def _fiscal(month: int | None) -> int:
+    """The option when given, else the configured fiscal year start (as `dealcast forecast`)."""
+    return get_settings().fiscal_start_month if month is None else month
