@@ -209,13 +209,13 @@ def run_forecast(
         row["pipeline_coverage"] = _pipeline_coverage(row)
         if rollups:
             row["by_owner"] = [
-                {"owner_id": o, "name": names.get(o), "manager_id": _str(managers.get(o))}
-                | _money(i, owners == o, won_owners == o, ctx, group_q[f"owner:{o}"], lv)
-                | _quota_fields(own.get(o), None)
+                _with_quota(
+                    {"owner_id": o, "name": names.get(o), "manager_id": _str(managers.get(o))}
+                    | _money(i, owners == o, won_owners == o, ctx, group_q[f"owner:{o}"], lv),
+                    own.get(o),
+                )
                 for o in sorted(set(owners) | set(won_owners))
             ]
-            for r in row["by_owner"]:
-                r["coverage"] = _coverage(r["expected"], r["quota"])
             row["by_manager"] = []
             for m, members in sorted(team_of.items()):
                 money = _money(
@@ -227,11 +227,8 @@ def run_forecast(
                     lv,
                 )
                 quota = team_quota(m, members, own, team_of) if own else None
-                row["by_manager"].append(
-                    {"manager_id": m, "name": names.get(m), "team_size": len(members)}
-                    | money
-                    | _quota_fields(quota, _coverage(money["expected"], quota))
-                )
+                team = {"manager_id": m, "name": names.get(m), "team_size": len(members)}
+                row["by_manager"].append(_with_quota(team | money, quota))
         out.append(row)
     return out
 
@@ -283,8 +280,9 @@ def _pipeline_coverage(row: dict[str, Any]) -> float | None:
     return None if gap <= 0 else open_amount / gap
 
 
-def _quota_fields(quota: float | None, coverage: float | None) -> dict[str, Any]:
-    return {"quota": quota, "coverage": coverage}
+def _with_quota(row: dict[str, Any], quota: float | None) -> dict[str, Any]:
+    """The roll-up row with its quota and coverage (expected ÷ quota) added."""
+    return row | {"quota": quota, "coverage": _coverage(row["expected"], quota)}
 
 
 def _str(value: Any) -> str | None:
