@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +12,9 @@ from typing import Any
 
 from dealcast.crm.demo import generate_demo_org
 
-OUT = Path(__file__).resolve().parent / "out"
+# DEALCAST_BENCH_OUT puts the stores and results elsewhere (e.g. to rebuild the demo orgs
+# from a changed generator without disturbing runs that use bench/out).
+OUT = Path(os.environ.get("DEALCAST_BENCH_OUT") or Path(__file__).resolve().parent / "out")
 TODAY = date(2026, 11, 25)  # fixed, so every run benchmarks the same org
 
 

@@ -20,12 +20,12 @@ for ghosting and stalls, T is before its end when there is one):
 "Observable" recall (extra column) for the two drivers that need time to show: ghosting
 that started at least 14 days before T, stalls that started at least 30 days before T.
 
-single_threaded reference: the label is the simulator's plan flag, but a deal planned
-multi-threaded whose buying group never grew (SMB deals draw 0-1 colleagues; the
-executive only joins at the decision-maker milestone) is generated exactly like a
-single-threaded one. So the bench also counts the judged deals whose whole exported life
-lists one contact role ("one contact"): the label's share of them is the best precision
-any detector reading the data can reach, and P/R against "one contact" are shown too.
+single_threaded reference: the label is the simulator's plan flag. Since the generator
+gives every multi-threaded deal a first colleague within 1-10 days of creation (and plans
+deals with nobody else at the account single-threaded), the flag is what the data shows;
+the bench still counts the judged deals whose whole exported life lists one contact role
+("one contact"): the label's share of them is the best precision any detector reading the
+data can reach, and P/R against "one contact" are shown too.
 
 False-positive tracker: among deals flagged with a code, the share that went on to win
 (`eventual_outcome`, the simulator's future for deals still open today), next to the win

@@ -13,7 +13,9 @@ Drawn for all deals at once with numpy (e = engagement, "span" = the deal's nomi
   engagement e ~ Beta(2.2, 2), nudged by the owner's skill;
   ghosting with probability 0.05 + 0.34 (1 - e), starting 15-75 % into the span;
   stall with probability 0.05 + 0.26 (1 - e), starting 20-70 % into the span;
-  single-threaded with probability 42 / 24 / 12 % by segment (more when e is low);
+  single-threaded when the account has no staff contact besides the champion (about a
+  third of SMB accounts), else with probability 15 / 24 / 12 % by segment (more when e
+  is low) — about 42 / 24 / 12 % in all;
   competitor with probability 30-46 % (by segment), first named 3-60 % into the span;
   price friction with probability 18-48 % (higher with a competitor), from 30-85 %;
   budget confirmed with probability 0.25 + 0.6 e, at 20-75 %;
@@ -117,6 +119,7 @@ def drivers(
     segment: np.ndarray,
     existing: np.ndarray,
     skill: np.ndarray,
+    lone: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Latent drivers, outcome and resolution time for every deal (integer epoch seconds,
     NEVER where a milestone does not happen)."""
@@ -128,7 +131,9 @@ def drivers(
     span = (span_days * DAY).astype(np.int64)
     ghost = u[0] < 0.05 + 0.34 * (1 - e)
     stall = u[1] < 0.05 + 0.26 * (1 - e)
-    single = u[2] < np.array([0.42, 0.24, 0.12])[segment] + 0.15 * (0.5 - e)
+    single = u[2] < np.array([0.15, 0.24, 0.12])[segment] + 0.15 * (0.5 - e)
+    if lone is not None:  # nobody but the champion to bring in (see roles.buying_group)
+        single |= lone
     comp = u[3] < 0.3 + 0.08 * segment
     price = u[4] < 0.18 + 0.2 * comp + 0.05 * segment
     budget = u[5] < 0.25 + 0.6 * e

@@ -93,7 +93,8 @@ def make_plan(seed: int, scale: float, today: date) -> Plan:
     seg = np.array(segment)
     existing = np.array([t != nm.NEW_TYPE for t in types])
     skill = np.array([users.skill[r] for r in owner])
-    d = drivers(rng, created, seg, existing, skill)
+    lone = np.array([len(contacts.staff[a]) <= 1 for a in account], dtype=bool)
+    d = drivers(rng, created, seg, existing, skill, lone)
     end = d["end"].tolist()
     owner2, switch = [], []
     for rep, ts_end in zip(owner, end, strict=True):

@@ -1,10 +1,14 @@
 """The buying group of one deal: OpportunityContactRole rows and who can be contacted when.
 
 The champion (a staff contact) is the primary role from the start. Unless the deal is
-single-threaded, a few colleagues join over the first part of the cycle (evaluators,
+single-threaded, a first colleague (never procurement) joins within FIRST_COLLEAGUE_DAYS of
+creation — so the plan's single-threaded flag is what the data shows, not a plan that never
+materialised — more colleagues join over the first part of the cycle (evaluators,
 technical buyers, influencers, business users), procurement or legal join once the deal
 reaches Proposal/Price Quote, and an executive joins as Decision Maker or Economic Buyer at
-the decision-maker milestone (`dm_at`), sometimes followed by a second executive.
+the decision-maker milestone (`dm_at`), sometimes followed by a second executive. A deal
+whose account has no staff contact besides the champion is planned single-threaded
+(`latent.drivers`' `lone`), so a multi-threaded deal always has someone to bring in.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from dealcast.crm.demo.rand import Stream
 PROPOSAL_STAGE = 6
 _OTHER_ROLES = ("Evaluator", "Influencer", "Business User", "Evaluator", "Other")
 _CHAMPION_ROLES = ("Evaluator", "Influencer", "Business User")
-_N_OTHERS = ((0, 1), (1, 2), (2, 4))
+_N_OTHERS = ((1, 1), (1, 2), (2, 4))
+# Inside risk.detectors_engagement.SINGLE_GRACE_DAYS (14), the age before a deal is judged.
+FIRST_COLLEAGUE_DAYS = (1.0, 10.0)
 
 
 @dataclass(slots=True)
@@ -70,9 +76,14 @@ def buying_group(p: Plan, i: int, life: Life, s: Stream) -> list[Role]:
         if v >= PROPOSAL_STAGE:
             proposal_at = t
             break
-    for other in s.sample(pool, s.between(lo, hi)):
+    others = s.sample(pool, s.between(lo, hi))
+    # The first colleague to join is someone the champion works with, not procurement.
+    others.sort(key=lambda o: ct.titles[o] in nm.PROCUREMENT_TITLES)
+    for k, other in enumerate(others):
         title = ct.titles[other]
-        if title in nm.PROCUREMENT_TITLES:
+        if k == 0:
+            when = c + int(s.uniform(*FIRST_COLLEAGUE_DAYS) * DAY)
+        elif title in nm.PROCUREMENT_TITLES:
             when = proposal_at + int(s.uniform(1, 10) * DAY) if proposal_at < NEVER else NEVER
         else:
             when = c + int(s.uniform(0.05, 0.6) * span)
