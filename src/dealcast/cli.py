@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from dealcast import cli_backtest, cli_forecast, cli_ml, cli_render, cli_risk, cli_serve, cli_sfdc
+from dealcast import (
+    cli_backtest,
+    cli_forecast,
+    cli_ml,
+    cli_rag,
+    cli_render,
+    cli_risk,
+    cli_serve,
+    cli_sfdc,
+)
 from dealcast.cli_common import AsOfOpt, DbOpt, Format, FormatOpt, emit_json, err, resolve
 from dealcast.config import get_settings
 from dealcast.crm.export_import import import_export
@@ -33,6 +42,7 @@ app.add_typer(cli_forecast.scenario_app, name="scenario")
 app.add_typer(cli_forecast.quota_app, name="quota")
 app.command("sfdc-emulator")(cli_sfdc.cmd_sfdc_emulator)
 app.command("serve")(cli_serve.cmd_serve)
+app.command("index")(cli_rag.cmd_index)
 ingest_app.command("salesforce")(cli_sfdc.cmd_ingest_salesforce)
 if hasattr(cli_backtest, "cmd_backtest"):  # being written: registered once it exists
     app.command("backtest")(cli_backtest.cmd_backtest)

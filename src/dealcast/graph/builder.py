@@ -1,7 +1,7 @@
 """The only place the graph is wired. `build_graph()` returns the UNCOMPILED builder;
 tests, the server and Studio compile it with their own checkpointer.
 
-    START -> planner -> dispatch --route_ready--> Send(ingestion|scoring|risk|forecast)...
+    START -> planner -> dispatch --route_ready--> Send(ingestion|scoring|risk|forecast|evidence)
                            ^                            |
                            +----------------------------+   (waves until the plan is done)
              dispatch --"answer"--> answer -> evaluator -> guardrail -> END
@@ -21,6 +21,7 @@ from dealcast.graph.context import Context
 from dealcast.graph.nodes.answer import answer
 from dealcast.graph.nodes.dispatch import dispatch
 from dealcast.graph.nodes.evaluator import evaluator
+from dealcast.graph.nodes.evidence import evidence
 from dealcast.graph.nodes.forecast import forecast
 from dealcast.graph.nodes.guardrail import guardrail
 from dealcast.graph.nodes.ingestion import ingestion
@@ -55,7 +56,13 @@ def build_graph(
     )
     g.add_node("planner", planner, retry_policy=retry, timeout=timeout)
     g.add_node("dispatch", dispatch)
-    workers = {"ingestion": ingestion, "scoring": scoring, "risk": risk, "forecast": forecast}
+    workers = {
+        "ingestion": ingestion,
+        "scoring": scoring,
+        "risk": risk,
+        "forecast": forecast,
+        "evidence": evidence,
+    }
     assert set(workers) == set(WORKERS), "routing and builder disagree on the worker nodes"
     for name, node in workers.items():
         g.add_node(name, node, retry_policy=retry, timeout=timeout, error_handler=record_failure)

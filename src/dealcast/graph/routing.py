@@ -19,6 +19,7 @@ NODE_FOR_KIND = {
     "forecast": "forecast",
     "scenario": "forecast",
     "changes": "forecast",
+    "evidence": "evidence",
 }
 WORKERS = tuple(sorted(set(NODE_FOR_KIND.values())))
 

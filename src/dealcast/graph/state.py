@@ -22,7 +22,16 @@ class Subtask(TypedDict):
     depends_on: list[str]  # ids whose results this one reads
 
 
-SUBTASK_KINDS = ("refresh", "score", "risk", "list_deals", "forecast", "scenario", "changes")
+SUBTASK_KINDS = (
+    "refresh",
+    "score",
+    "risk",
+    "list_deals",
+    "forecast",
+    "scenario",
+    "changes",
+    "evidence",
+)
 
 
 class Focus(TypedDict, total=False):

@@ -21,6 +21,7 @@ KIND_LABEL = {
     "forecast": "forecast",
     "scenario": "what-if scenario",
     "changes": "what changed",
+    "evidence": "CRM evidence",
 }
 
 
@@ -468,6 +469,14 @@ def render(
         out = render_reply(reply)
     elif intent in ("deal_risk", "deal_actions", "deal_explain"):
         out = render_deal(intent, results)
+        if intent == "deal_risk":  # lazy imports: templates_evidence imports this module
+            from dealcast.graph.templates_evidence import with_risk_evidence
+
+            out = with_risk_evidence(out, results)
+    elif intent == "evidence":
+        from dealcast.graph.templates_evidence import render_evidence
+
+        out = render_evidence(results)
     elif intent == "forecast":
         out = render_forecast(args.get("forecast", {}), results)
     elif intent == "changes":

@@ -8,6 +8,7 @@ INTENTS = (
     "what_if",  # scenario against the baseline forecast
     "changes",  # what changed since ...
     "refresh",  # data freshness
+    "evidence",  # what was said / which deals mention ... (quoted CRM activity)
     "list_deals",  # list deals by risk / stage / owner
     "deal_actions",  # what should I do about a deal
     "deal_explain",  # explain a deal's score
@@ -29,6 +30,16 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "refresh",
         re.compile(r"\b(refresh|resync|sync|fresh|freshness|up to date|stale|last import)\b"),
+    ),
+    (
+        "evidence",
+        re.compile(
+            r"\bmention(s|ed|ing)?\b|\bwho (said|says|wrote|raised|brought up)\b"
+            r"|\bwhat (did|does|has|have) .{1,60}\b(say|said|tell|told|write|wrote|mention"
+            r"|think|raise|ask)\b|\b(said|says|say|wrote|written|told us) about\b"
+            r"|\b(quotes?|quoted)\b|\b(emails?|call notes?|meeting notes?|notes|calls|meetings)"
+            r" (about|on|mentioning|with|from|that)\b|\btalk(ed|ing)? about\b"
+        ),
     ),
     (
         "list_deals",

@@ -32,11 +32,13 @@ from dealcast.graph.planning.intents import DEAL_INTENTS
 from dealcast.graph.planning.periods import PeriodRef, current, find_period
 from dealcast.graph.planning.plans import (
     CATEGORIES,
+    ORG_WIDE,
     Planned,
     _quarter_of,
     _refresh,
     _task,
     deal_plan,
+    evidence_plan,
     list_plan,
 )
 from dealcast.graph.planning.scenarios import _shifted
@@ -53,6 +55,7 @@ PLAN_INTENTS = (
     "what_if",
     "list_deals",
     "refresh",
+    "evidence",
     "help",
 )
 # the subtask whose output the answer of each intent is written from
@@ -65,8 +68,11 @@ PRIMARY_KIND = {
     "what_if": "scenario",
     "list_deals": "list_deals",
     "refresh": "refresh",
+    "evidence": "evidence",
 }
-SubtaskKind = Literal["refresh", "score", "risk", "list_deals", "forecast", "scenario", "changes"]
+SubtaskKind = Literal[
+    "refresh", "score", "risk", "list_deals", "forecast", "scenario", "changes", "evidence"
+]
 assert set(SubtaskKind.__args__) == set(SUBTASK_KINDS)  # type: ignore[attr-defined]
 
 
@@ -98,6 +104,9 @@ class SubtaskArgs(BaseModel):
     sort: Literal["risk", "probability", "amount"] | None = None
     commit: bool = Field(False, description="forecast: the user asks about commit")
     change: ScenarioChange | None = None
+    question: str | None = Field(
+        None, description="evidence: what to look for in CRM emails, call notes and meetings"
+    )
 
 
 class PlanSubtask(BaseModel):
@@ -122,6 +131,7 @@ class Plan(BaseModel):
         "what_if",
         "list_deals",
         "refresh",
+        "evidence",
         "help",
     ]
     subtasks: list[PlanSubtask] = Field(default_factory=list)
@@ -446,6 +456,13 @@ def resolve_plan(
         new_focus["owner_ids"] = owners
     elif intent == "refresh":
         tasks = [_refresh()]
+    elif intent == "evidence":  # searched with the user's own words, never the model's
+        deal_ids = [] if ORG_WIDE.search(text.lower()) else r.deals(deal_refs, needed=False)
+        owners = r.reps(primary.args.reps, "evidence")
+        tasks = evidence_plan(text, deal_ids, owners)
+        if deal_ids:
+            new_focus["deal_ids"] = deal_ids
+        new_focus["owner_ids"] = owners
     else:  # what_if
         a = primary.args
         change_arg = a.change

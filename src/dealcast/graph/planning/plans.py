@@ -133,6 +133,10 @@ def plan_request(
         intent=intent,
         candidates=[],
     )
+    if intent == "evidence":
+        return _evidence_planned(
+            text, deals.candidates or deal_ids, reps.user_ids, focus, new_focus
+        )
     needs_deal = intent in DEAL_INTENTS or (intent == "what_if" and not reps.user_ids)
     if needs_deal and deals.ambiguous and not deal_ids:
         new_focus["candidates"] = deals.candidates
@@ -183,10 +187,74 @@ def plan_request(
     return Planned(intent, plan=plan, focus=new_focus)
 
 
+ORG_WIDE = re.compile(
+    r"\b(which|what|any|all|list|how many)\s+(deals|opportunities|opps|accounts)\b"
+)
+
+
+def evidence_task(
+    question: str | None,
+    deal_ids: list[str],
+    owner_ids: Sequence[str] = (),
+    deps: Sequence[str] = (),
+    mode: str = "auto",
+) -> Subtask:
+    """The evidence search; `question` None = the evidence behind the deals' risks (the
+    risk/score outputs in `deps`). Mode "extractive": no LLM inside the search."""
+    args = {
+        "question": question,
+        "deal_ids": deal_ids,
+        "owner_ids": list(owner_ids),
+        "scope": "deal" if deal_ids else "org",
+        "mode": mode,
+    }
+    return _task("evidence", "evidence", args, deps)
+
+
+def evidence_plan(question: str, deal_ids: list[str], owner_ids: Sequence[str]) -> list[Subtask]:
+    """Deal-scoped: the deal's risks and score too (the answer quotes beside them);
+    org-wide: the search alone."""
+    if not deal_ids:
+        return [_refresh(), evidence_task(question, [], owner_ids)]
+    return [
+        _refresh(),
+        _task("risk", "risk", {"deal_ids": deal_ids}),
+        _score(deal_ids),
+        evidence_task(question, deal_ids, deps=("risk", "score")),
+    ]
+
+
+def _evidence_planned(
+    text: str,
+    deal_ids: list[str],
+    owner_ids: list[str],
+    focus: Mapping[str, Any],
+    new_focus: Focus,
+) -> Planned:
+    """Org-wide when the request asks across deals ("which deals mention PipeIQ?": the name
+    is the search term), else scoped to the deals it names (all candidates of an ambiguous
+    name) or, for a follow-up, to the deals of the previous turn."""
+    if ORG_WIDE.search(text.lower()):
+        deal_ids = []
+    elif not deal_ids and is_follow_up(text) and focus.get("deal_ids"):
+        deal_ids = list(focus["deal_ids"])
+    if deal_ids:
+        new_focus["deal_ids"] = list(deal_ids)
+    new_focus["owner_ids"] = list(owner_ids)
+    return Planned("evidence", plan=evidence_plan(text, deal_ids, owner_ids), focus=new_focus)
+
+
 def deal_plan(intent: str, deal_ids: list[str]) -> list[Subtask]:
-    """The subtasks of a deal intent (deal_risk, deal_actions, deal_explain)."""
+    """The subtasks of a deal intent (deal_risk, deal_actions, deal_explain). A risk answer
+    also quotes the CRM evidence behind the risks (extractive: the narration, if any, is the
+    turn's one LLM call on the answer)."""
     if intent == "deal_risk":
-        return [_refresh(), _task("risk", "risk", {"deal_ids": deal_ids}), _score(deal_ids)]
+        return [
+            _refresh(),
+            _task("risk", "risk", {"deal_ids": deal_ids}),
+            _score(deal_ids),
+            evidence_task(None, deal_ids, deps=("risk", "score"), mode="extractive"),
+        ]
     if intent == "deal_actions":
         return [
             _refresh(),

@@ -1,0 +1,1 @@
+"""Retrieval over deal activity: offline embeddings, a Chroma index, hybrid search."""
