@@ -216,6 +216,13 @@ def test_list_intents() -> None:
     assert {t["kind"] for t in p.plan} == {"refresh", "list_deals"}
 
 
+@pytest.mark.parametrize(
+    "text", ["show my deals", "show my biggest deals", "list my open opportunities by risk"]
+)
+def test_my_deals_means_the_callers_own(text: str) -> None:
+    assert task(plan(text, caller="U2"), "list_deals")["args"]["owner_ids"] == ["U2"]
+
+
 def test_refresh_unknown_and_missing_deal() -> None:
     assert plan("is the data fresh?").intent == "refresh"
     p = plan("tell me a joke")

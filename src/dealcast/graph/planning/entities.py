@@ -177,7 +177,12 @@ def match_reps(
         elif parts[-1] in tokens and last[parts[-1]] == 1 and len(parts[-1]) >= MIN_TOKEN:
             found.append(str(u["id"]))
             used.append(parts[-1])
-    my = re.search(r"\bmy\s+(team|deals|pipeline|forecast|number|reps)\b", low)
+    # "my deals", but also "my biggest deals", "my open opportunities", "my Q3 forecast"
+    my = re.search(
+        r"\bmy\s+(?:\S+\s+){0,2}?(team|deals|opportunities|opps|pipeline|forecast"
+        r"|number|reps|quota|commit)\b",
+        low,
+    )
     if not found and caller_id and my:
         found.append(caller_id)
     team = bool(re.search(r"\bteam\b|\breports\b|\breps\b", low))
