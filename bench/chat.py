@@ -1,7 +1,9 @@
 """Chat latency and load against a real `dealcast serve` process, without an LLM.
 
 1. Warm latency: "why is <deal> at risk?" and "forecast next quarter", one at a time after a
-   warm-up, each on a new thread: p50 / p95 (targets p50 < 300 ms, p95 < 1 s).
+   warm-up, each on a new thread: p50 / p95 (targets p50 < 300 ms, p95 < 1 s). The deal
+   questions cycle over 10 deals: with --n 10 each is the first question about its deal in
+   this hour (the chat caches miss: tools/cache.py); with --n 20 half are repeats.
 2. Load: 50 concurrent clients asking a mix of both for 60 s: requests, errors (any
    non-200 reply or transport error; target 0), p50 / p95 under load.
 

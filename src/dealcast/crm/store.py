@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from dealcast.crm import audit
 from dealcast.crm.db import make_engine, migrate
 from dealcast.crm.pit import Snapshot
-from dealcast.crm.schema import CRM_TABLES, metadata, quarantine
+from dealcast.crm.schema import CRM_TABLES, import_run, metadata, model_registry, quarantine, quota
 from dealcast.crm.stages import STANDARD_STAGES, StageConfig
 
 
@@ -47,6 +47,25 @@ class Store:
                 name: conn.execute(select(func.count()).select_from(table)).scalar_one()
                 for name, table in CRM_TABLES.items()
             }
+
+    def data_version(self) -> str:
+        """Changes whenever what scores and forecasts are computed from changes: CRM data
+        (every import and Salesforce sync, deletions included, commits an `import_run` row
+        with its data in one transaction), the model registry (a new model, a promotion or
+        rollback) and quotas. Our own outputs (predictions, forecast snapshots, audit rows,
+        materialised features) never change it, so caches keyed on it survive chat turns.
+        Counts as well as maxima: two imports committing out of id order still change it."""
+        query = select(
+            select(func.count()).select_from(import_run).scalar_subquery(),
+            select(func.max(import_run.c.id)).scalar_subquery(),
+            select(func.max(model_registry.c.id)).scalar_subquery(),
+            select(func.max(model_registry.c.promoted_at)).scalar_subquery(),
+            select(func.count()).select_from(quota).scalar_subquery(),
+            select(func.max(quota.c.loaded_at)).scalar_subquery(),
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return "|".join("-" if v is None else str(v) for v in row)
 
     def quarantined(self, import_id: int | None = None) -> list[dict[str, Any]]:
         query = select(quarantine).order_by(quarantine.c.id)

@@ -6,11 +6,12 @@ here: owner and account win rates, typical stage durations, contact lookup. They
 as of the start of the hour and cached (per database, hour and data version) with whatever
 is derived from them; the target deals' own state and history are always read exactly at
 T and replace their cached rows. So org statistics may lag by under an hour, never lead:
-nothing after T is ever used.
+nothing after T is ever used. Thread-safe: concurrent misses of one key read the org once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from dealcast.crm.store import Store
 T = TypeVar("T")
 _CACHE: OrderedDict[tuple[str, datetime, int], OrgFrames] = OrderedDict()
 _CACHE_SIZE = 4
+_LOCK = threading.Lock()  # guards _CACHE and _LOADING
+_LOADING: dict[tuple[str, datetime, int], threading.Lock] = {}  # one per key being read
 
 
 @dataclass
@@ -62,14 +65,22 @@ def data_version(store: Store) -> int:
 
 def _org_frames(store: Store, hour: datetime) -> OrgFrames:
     key = (store.engine.url.render_as_string(hide_password=True), hour, data_version(store))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    snap = store.as_of(hour)
-    frames = OrgFrames(snap.opportunities(), snap.history(), snap.contacts())
-    _CACHE[key] = frames
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        loading = _LOADING.setdefault(key, threading.Lock())
+    with loading:  # the first thread reads the org; the others wait for it, then hit
+        with _LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        snap = store.as_of(hour)
+        frames = OrgFrames(snap.opportunities(), snap.history(), snap.contacts())
+        with _LOCK:
+            _CACHE[key] = frames
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+            _LOADING.pop(key, None)
     return frames
 
 

@@ -3,10 +3,17 @@
 Nothing here looks past T: deals, history, roles and contacts come from `store.as_of(T)`,
 activities are used once known at T (see context_activities), competitor names are
 discovered from text known at T, and stage durations are learned from history at T.
+
+Scoped loads (a chat question about a deal) reuse org-wide reads within the hour:
+competitor names and stage durations (`org_level`, as of the hour's start) and the org's
+contacts, read once per (database, data version, hour) as of the first request T1 and used
+for later requests T >= T1 of that hour (never for an earlier T, so never from after T).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +25,7 @@ from dealcast.crm.pit import Snapshot
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
 from dealcast.ml.feature_inputs import DM_ROLES
+from dealcast.ml.org_context import data_version
 from dealcast.risk.context_activities import load_activities
 from dealcast.risk.context_stages import stage_durations
 from dealcast.risk.org_level import org_level
@@ -28,6 +36,11 @@ R = TypeVar("R")
 # "Late" starts at the first open stage a deal only reaches once a proposal is close:
 # probability >= 70 % is Perception Analysis onwards in Salesforce's standard stage set.
 LATE_STAGE_PROBABILITY = 70.0
+# Org-wide reads shared by scoped loads. Misses are serialised (one org read at a time, the
+# waiting threads then hit), so concurrent questions at the top of an hour read it once.
+_ORG_LOCK = threading.Lock()
+_CONTACTS: OrderedDict[tuple[str, int, datetime], tuple[datetime, pd.DataFrame]] = OrderedDict()
+_CONTACTS_SIZE = 4
 
 
 @dataclass
@@ -74,10 +87,11 @@ class RiskContext:
             discovered = None
         else:  # a few deals: org-level context as of the hour, cached (see org_level)
             history = scoped.history()
-            org = org_level(store, full.as_of, signals)
+            with _ORG_LOCK:
+                org = org_level(store, full.as_of, signals)
             stage_days, discovered = org.stage_days, org.competitors
         history = history[history["OpportunityId"].isin(keep)].reset_index(drop=True)
-        contacts = full.contacts()
+        contacts = full.contacts() if ids is None else _org_contacts(store, full)
         activities, recipients, names = load_activities(
             store, scoped, full, contacts, signals, keep, discovered
         )
@@ -108,6 +122,30 @@ class RiskContext:
         row = self.contacts.loc[contact_id]
         parts = [p for p in (row["FirstName"], row["LastName"]) if isinstance(p, str) and p]
         return " ".join(parts) or contact_id
+
+
+def _org_contacts(store: Store, full: Snapshot) -> pd.DataFrame:
+    """The org's contacts as of T1 <= T (see the module docstring); shared, read-only."""
+    t = full.as_of
+    hour = t.replace(minute=0, second=0, microsecond=0)
+    key = (store.engine.url.render_as_string(hide_password=True), data_version(store), hour)
+    with _ORG_LOCK:
+        hit = _CONTACTS.get(key)
+        if hit is not None and hit[0] <= t:
+            _CONTACTS.move_to_end(key)
+            return hit[1]
+        contacts = full.contacts()
+        if hit is None:  # an entry for a later instant of the hour stays (it serves more)
+            _CONTACTS[key] = (t, contacts)
+            while len(_CONTACTS) > _CONTACTS_SIZE:
+                _CONTACTS.popitem(last=False)
+        return contacts
+
+
+def clear_org_cache() -> None:
+    """Forget the shared org-wide reads (tests)."""
+    with _ORG_LOCK:
+        _CONTACTS.clear()
 
 
 def _deals(snap: Snapshot, stages: StageConfig) -> pd.DataFrame:

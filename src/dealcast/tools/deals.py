@@ -6,6 +6,9 @@ of each `@tool` is what the model reads.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,17 +20,19 @@ from dealcast.crm.store import Store
 from dealcast.jsonable import to_jsonable
 from dealcast.ml.scoring import score
 from dealcast.risk.actions import ACTIONS
-from dealcast.tools.store import cached
+from dealcast.tools.cache import AsOfCache
 
 MAX_DEALS = 50  # deals per scoring/risk call from the chat
+# read by every node of every turn: shared, not copied (callers must not modify it)
+DIRECTORY: AsOfCache[dict[str, Any]] = AsOfCache("directory", maxsize=8)
+SCORES: AsOfCache[dict[str, Any]] = AsOfCache("scores", maxsize=256, copy=copy.deepcopy)
 
 
 def load_directory(store: Store, as_of: datetime, url: str = "") -> dict[str, Any]:
     """Open deals (with account and owner names) and users as of T: what the planner
-    resolves names against. Cached briefly per (database, as-of)."""
-    return cached(
-        ("directory", url or str(store.engine.url), as_of), lambda: _directory(store, as_of)
-    )
+    resolves names against. Cached (tools.cache): its `as_of` says when it was read.
+    `url` is accepted for older callers; the store's own URL keys the cache."""
+    return DIRECTORY.get(store, as_of, (), lambda t: _directory(store, t))
 
 
 def _directory(store: Store, as_of: datetime) -> dict[str, Any]:
@@ -93,9 +98,27 @@ def score_deals_impl(
     risks: Mapping[str, list[dict[str, Any]]] | None = None,
     actor: str = "chat",
 ) -> dict[str, Any]:
+    """Scores as of T, cached (tools.cache) per deals, attached risks and actor: a cached
+    batch was stored and audited once, when it was computed; its `as_of` says when."""
     if not deal_ids:
         raise ValueError("score_deals needs at least one deal id")
-    ids = list(dict.fromkeys(deal_ids))[:MAX_DEALS]
+    ids = tuple(dict.fromkeys(deal_ids))[:MAX_DEALS]
+    args = (ids, _digest(risks or {}), actor)
+    return SCORES.get(store, as_of, args, lambda t: _score_deals(store, t, list(ids), risks, actor))
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(to_jsonable(value), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _score_deals(
+    store: Store,
+    as_of: datetime,
+    ids: list[str],
+    risks: Mapping[str, list[dict[str, Any]]] | None,
+    actor: str,
+) -> dict[str, Any]:
     batch = score(store, as_of, ids, actor=actor, risks=risks or {})
     deals = []
     for d in batch.deals:
@@ -118,7 +141,7 @@ def score_deals_impl(
                 "imputed": d.imputed,
             }
         )
-    known = {d["id"]: d for d in load_directory(store, as_of)["deals"]}
+    known = {d["id"]: d for d in load_directory(store, batch.as_of)["deals"]}
     for row in deals:
         info = known.get(row["opportunity_id"], {})
         for key in ("name", "account", "owner_id", "owner", "stage", "amount", "close_date"):
@@ -161,6 +184,7 @@ def list_deals_impl(
         rows = [d for d in rows if d["stage"].lower() == stage.lower()]
     if category:
         rows = [d for d in rows if (d["category"] or "").lower() == category.lower()]
+    rows = [dict(d) for d in rows]  # the directory is shared (cached): hand out copies
     rows.sort(key=lambda d: (-(d["amount"] or 0.0), d["id"]))
     return {
         "as_of": directory["as_of"],

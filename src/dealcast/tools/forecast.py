@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -12,9 +14,11 @@ from dealcast.config import get_settings
 from dealcast.crm.store import Store
 from dealcast.jsonable import to_jsonable
 from dealcast.sim.changes import what_changed as sim_what_changed
+from dealcast.sim.inputs import PipelineInputs, load_inputs
 from dealcast.sim.periods import periods_from
-from dealcast.sim.pipeline import forecast
+from dealcast.sim.pipeline import forecast_inputs
 from dealcast.sim.scenarios import run_scenario
+from dealcast.tools.cache import AsOfCache
 
 MAX_BUCKET_DEALS = 5  # deals listed per what-changed bucket (counts and sums cover all)
 SCALARS = (
@@ -37,6 +41,13 @@ SCALARS = (
     "coverage",
     "pipeline_coverage",
 )
+# Cached per (database, data version, hour) and arguments; see tools.cache. The pipeline
+# (every open deal scored, timing fitted) is shared by every period kind and label; a
+# forecast payload is shared by every owner/team scope (they are filtered from it).
+PIPELINE: AsOfCache[PipelineInputs] = AsOfCache("pipeline inputs", maxsize=2)
+FORECASTS: AsOfCache[dict[str, Any]] = AsOfCache("forecasts", maxsize=16)
+SCENARIOS: AsOfCache[dict[str, Any]] = AsOfCache("what-if", maxsize=32, copy=copy.deepcopy)
+CHANGES: AsOfCache[dict[str, Any]] = AsOfCache("what changed", maxsize=16, copy=copy.deepcopy)
 
 
 def periods_needed(as_of: datetime, kind: str, label: str) -> int:
@@ -50,6 +61,19 @@ def periods_needed(as_of: datetime, kind: str, label: str) -> int:
             f"got {label}"
         )
     return labels.index(label) + 1
+
+
+def pipeline_inputs(
+    store: Store, as_of: datetime, fiscal_start_month: int, actor: str
+) -> PipelineInputs:
+    """`sim.inputs.load_inputs` as of T (the champion scores every open deal; stored and
+    audited when computed), cached: its `as_of` says when. Shared: do not modify."""
+    return PIPELINE.get(
+        store,
+        as_of,
+        (fiscal_start_month,),
+        lambda t: load_inputs(store, t, fiscal_start_month=fiscal_start_month, actor=actor),
+    )
 
 
 def _period_row(rows: Sequence[Mapping[str, Any]], label: str) -> Mapping[str, Any]:
@@ -71,16 +95,22 @@ def forecast_period_impl(
     n_sims: int = 2_000,
     actor: str = "chat",
 ) -> dict[str, Any]:
+    fiscal = get_settings().fiscal_start_month
     n = periods_needed(as_of, kind, label)
-    payload = forecast(
+    payload = FORECASTS.get(
         store,
         as_of,
-        kind,
-        n,
-        seed,
-        n_sims=n_sims,
-        fiscal_start_month=get_settings().fiscal_start_month,
-        actor=actor,
+        (kind, n, seed, n_sims, fiscal, actor),
+        lambda t: forecast_inputs(
+            store,
+            pipeline_inputs(store, t, fiscal, actor),
+            kind,
+            n,
+            seed,
+            n_sims=n_sims,
+            fiscal_start_month=fiscal,
+            actor=actor,
+        ),
     )
     row = _period_row(payload["periods"], label)
     out: dict[str, Any] = {k: row.get(k) for k in SCALARS}
@@ -140,7 +170,29 @@ def what_if_impl(
     n_sims: int = 2_000,
     actor: str = "chat",
 ) -> dict[str, Any]:
+    fiscal = get_settings().fiscal_start_month
     n = periods_needed(as_of, kind, label)
+    spec = json.dumps(to_jsonable(list(changes)), sort_keys=True)
+    return SCENARIOS.get(
+        store,
+        as_of,
+        (spec, kind, label, n, seed, n_sims, fiscal, actor),
+        lambda t: _what_if(store, t, changes, kind, label, n, seed, n_sims, fiscal, actor),
+    )
+
+
+def _what_if(
+    store: Store,
+    as_of: datetime,
+    changes: Sequence[Mapping[str, Any]],
+    kind: str,
+    label: str,
+    n: int,
+    seed: int,
+    n_sims: int,
+    fiscal: int,
+    actor: str,
+) -> dict[str, Any]:
     result = run_scenario(
         store,
         as_of,
@@ -150,7 +202,7 @@ def what_if_impl(
         seed,
         store.stages,
         n_sims=n_sims,
-        fiscal_start_month=get_settings().fiscal_start_month,
+        fiscal_start_month=fiscal,
         actor=actor,
     )
     periods = []
@@ -170,7 +222,7 @@ def what_if_impl(
         )
     from dealcast.tools.deals import load_directory
 
-    known = {d["id"]: d["name"] for d in load_directory(store, as_of)["deals"]}
+    known = {d["id"]: d["name"] for d in load_directory(store, result["as_of"])["deals"]}
     names = {str(c["deal"]): known[str(c["deal"])] for c in changes if str(c.get("deal")) in known}
     return to_jsonable(
         {
@@ -209,10 +261,21 @@ def what_if(
 def what_changed_impl(
     store: Store, as_of: datetime, label: str, since: datetime | None = None
 ) -> dict[str, Any]:
-    since = since or as_of - timedelta(days=7)
-    fall = sim_what_changed(
-        store, label, since, as_of, fiscal_start_month=get_settings().fiscal_start_month
+    """Cached (tools.cache) per label and `since`; without `since`, a week before the
+    instant it was computed as of (its `as_of`)."""
+    fiscal = get_settings().fiscal_start_month
+    return CHANGES.get(
+        store,
+        as_of,
+        (label, since, fiscal),
+        lambda t: _what_changed(store, t, label, since or t - timedelta(days=7), fiscal),
     )
+
+
+def _what_changed(
+    store: Store, as_of: datetime, label: str, since: datetime, fiscal: int
+) -> dict[str, Any]:
+    fall = sim_what_changed(store, label, since, as_of, fiscal_start_month=fiscal)
     out = fall.as_dict()
     for bucket in out["buckets"]:
         bucket["deals"] = sorted(

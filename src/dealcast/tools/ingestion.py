@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,9 +13,18 @@ from dealcast.crm.quality import FLAG_BELOW
 from dealcast.crm.schema import CRM_TABLES, import_run
 from dealcast.crm.store import Store
 from dealcast.jsonable import to_jsonable
+from dealcast.tools.cache import AsOfCache
+
+# every chat turn asks; the answer only changes with the data (the version) and the hour
+FRESHNESS: AsOfCache[dict[str, Any]] = AsOfCache("freshness", maxsize=8, copy=copy.deepcopy)
 
 
 def data_freshness_impl(store: Store, as_of: datetime) -> dict[str, Any]:
+    """Cached (tools.cache): `as_of` and `data_age_days` say as of when it was measured."""
+    return FRESHNESS.get(store, as_of, (), lambda t: _freshness(store, t))
+
+
+def _freshness(store: Store, as_of: datetime) -> dict[str, Any]:
     with store.engine.connect() as conn:
         last = (
             conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,13 +13,21 @@ from dealcast.crm.store import Store
 from dealcast.jsonable import to_jsonable
 from dealcast.risk.context import RiskContext
 from dealcast.risk.detectors import detect
+from dealcast.tools.cache import AsOfCache
 from dealcast.tools.deals import MAX_DEALS, load_directory
+
+RISKS: AsOfCache[dict[str, Any]] = AsOfCache("risks", maxsize=256, copy=copy.deepcopy)
 
 
 def deal_risks_impl(store: Store, as_of: datetime, deal_ids: Sequence[str]) -> dict[str, Any]:
+    """Risks as of T, cached per deals (tools.cache): its `as_of` says when detected."""
     if not deal_ids:
         raise ValueError("deal_risks needs at least one deal id")
-    ids = list(dict.fromkeys(deal_ids))[:MAX_DEALS]
+    ids = tuple(dict.fromkeys(deal_ids))[:MAX_DEALS]
+    return RISKS.get(store, as_of, ids, lambda t: _deal_risks(store, t, list(ids)))
+
+
+def _deal_risks(store: Store, as_of: datetime, ids: list[str]) -> dict[str, Any]:
     ctx = RiskContext.load(store, as_of, ids)
     found = detect(ctx)
     frame = ctx.deals[["OpportunityId", "Name", "StageName"]].astype(str)

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from dealcast.config import get_settings
 from dealcast.crm.pit import as_of_instant
 from dealcast.crm.store import Store
+from dealcast.risk.context import clear_org_cache
+from dealcast.tools.cache import clear_caches
 
 T = TypeVar("T")
 _LOCK = threading.Lock()
@@ -44,6 +46,8 @@ def close_stores() -> None:
             store.close()
         _STORES.clear()
         _CACHE.clear()
+    clear_caches()
+    clear_org_cache()
 
 
 def resolve_as_of(as_of: str | None) -> datetime:
