@@ -70,7 +70,11 @@ async def get_thread(
 @router.post(
     "/v1/threads/{thread_id}/resume",
     response_model=ChatResponse,
-    summary="Approve or withhold an answer held for review (the owner's managers, admins)",
+    summary="Approve or withhold a held answer, or finish an unfinished turn",
+    description="A held answer (`pending_review`): the owner's managers and admins decide "
+    "with `approved`. An unfinished turn (`unfinished`: the server stopped mid-run): the "
+    "owner or a reviewer continues it from its last checkpoint; finished steps are not "
+    "repeated.",
 )
 async def post_resume(
     state: StateDep, chat: ChatDep, caller: CallerDep, thread_id: ThreadId, body: ResumeRequest

@@ -5,6 +5,11 @@
 
 `url` is a SQLAlchemy-style database URL (`sqlite:///path.db`, `postgresql+psycopg://...`)
 or a plain path to an SQLite file. Threads are keyed by `thread_id` in the run config.
+
+On PostgreSQL the saver runs on a small connection pool that checks a connection before
+handing it out, so a dropped connection (database restart, proxy or idle timeout) is
+replaced instead of failing every later turn; its connections are named `CHECKPOINT_APP`
+(`application_name`, visible in pg_stat_activity).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+
+CHECKPOINT_APP = "dealcast-checkpoints"
+POOL_MAX = 4  # the saver serialises its queries (one lock): a few connections are plenty
 
 
 def _postgres_dsn(url: str) -> str | None:
@@ -46,10 +54,29 @@ async def open_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[str]]
     dsn = _postgres_dsn(url)
     if dsn is not None:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg import AsyncConnection
+        from psycopg.rows import DictRow, dict_row
+        from psycopg_pool import AsyncConnectionPool
 
-        async with AsyncPostgresSaver.from_conn_string(dsn) as saver:
-            await saver.setup()
-            yield saver
+        kwargs = {  # what AsyncPostgresSaver.from_conn_string sets on its one connection
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "application_name": CHECKPOINT_APP,
+        }
+        pool = AsyncConnectionPool[AsyncConnection[DictRow]](
+            dsn,
+            connection_class=AsyncConnection[DictRow],
+            min_size=1,
+            max_size=POOL_MAX,
+            kwargs=kwargs,
+            check=AsyncConnectionPool.check_connection,
+            open=False,
+        )
+        async with pool:
+            pg_saver = AsyncPostgresSaver(pool)
+            await pg_saver.setup()
+            yield pg_saver
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 

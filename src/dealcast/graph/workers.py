@@ -25,6 +25,7 @@ from langgraph.types import Command
 from dealcast.crm.store import Store
 from dealcast.graph.context import Context
 from dealcast.graph.state import Subtask
+from dealcast.graph.testing_hooks import delay_task
 from dealcast.tools.errors import is_transient
 from dealcast.tools.store import get_store, resolve_as_of
 
@@ -63,6 +64,7 @@ async def run_tool(
     def work() -> Any:
         return call(get_store(ctx.database_url), as_of)
 
+    await delay_task(task["kind"])  # test-only, off unless DEALCAST_TEST_TASK_DELAY is set
     try:
         output = await asyncio.wait_for(asyncio.to_thread(work), timeout=ctx.node_timeout_s)
     except TimeoutError:

@@ -9,8 +9,10 @@ writes the final assistant message.
 - needs_review: a deal scored with confidence < 70, data quality < 90, or a block.
 - Human review: only when `Context.review_interrupt` is set, the node pauses with
   `interrupt({"answer", "reasons", "blocked"})`; resume with `Command(resume={"approved":
-  bool})`. Rejected -> the answer is withheld; approving a blocked answer never releases the
-  unguarded text. Without it the answer is returned with `needs_review: true`.
+  bool})`; anything but an explicit `True` counts as rejected. Rejected -> the answer is
+  withheld; approving a blocked answer never releases the unguarded text (the refusal
+  stays). The block is audited once, after the decision (a paused node re-runs on
+  resume). Without it the answer is returned with `needs_review: true`.
 """
 
 from __future__ import annotations
@@ -29,25 +31,30 @@ from dealcast.crm.store import Store
 from dealcast.graph.context import Context
 from dealcast.graph.state import AgentState
 from dealcast.prompts.agent import GUARD_FAILED, REFUSAL, REVIEW_WITHHELD
-from dealcast.tools.store import cached, database_url, get_store, resolve_as_of
+from dealcast.tools.cache import AsOfCache
+from dealcast.tools.store import database_url, get_store, resolve_as_of
 
 log = logging.getLogger(__name__)
 REVIEW_CONFIDENCE = 70.0
 REVIEW_QUALITY = 90.0
 
 
+# per caller, cached per (database, data version, hour) like the tools' outputs
+GUARD_INPUTS: AsOfCache[tuple[Any, Any, Any]] = AsOfCache("guard inputs", maxsize=64)
+
+
 def _guard_inputs(store: Store, as_of: datetime, user_id: str, role: str, url: str) -> Any:
     from dealcast.safety import Caller, Visibility, contact_names_split, pii_policy_for
 
-    def build() -> tuple[Any, Any, Any]:
+    def build(t: datetime) -> tuple[Any, Any, Any]:
         caller = Caller(user_id, role)
-        snap = store.as_of(as_of)
+        snap = store.as_of(t)
         deals = snap.opportunities()[["Id", "OwnerId", "Name"]]
         visibility = Visibility.from_users(snap.users(), caller, deals)
         everyone, visible = contact_names_split(visibility, snap.contacts(), snap.contact_roles())
         return caller, visibility, pii_policy_for(caller, everyone, visible)
 
-    return cached(("guard", url, as_of, user_id, role), build)
+    return GUARD_INPUTS.get(store, as_of, (user_id, role), build)
 
 
 def _guard(ctx: Context, text: str, data: Any, citations: list[Any]) -> Any:
@@ -109,15 +116,16 @@ async def guardrail(state: AgentState, runtime: Runtime[Context]) -> dict[str, A
             None,
         )
     review = review_reasons(state)
-    if blocked:
-        review.append("answer blocked by the guardrail")
+    if blocked:  # the reasons reach the caller and reviewers: name no deal the answer hid
+        review = [r.split(":")[0] for r in review] + ["answer blocked by the guardrail"]
     final_text = (GUARD_FAILED if failed else REFUSAL) if blocked else result.text
     final_data = {} if blocked else result.data
     final_citations = [] if blocked else list(result.citations)
     flags = [f"turn {turn}: guardrail: {r}" for r in reasons]
     if ctx.review_interrupt and review:
         decision = interrupt({"answer": final_text, "reasons": review, "blocked": blocked})
-        approved = bool(decision.get("approved")) if isinstance(decision, dict) else bool(decision)
+        # only an explicit approval releases: "no", {"approved": "false"} or None withhold
+        approved = (decision.get("approved") if isinstance(decision, dict) else decision) is True
         flags.append(f"turn {turn}: review: {'approved' if approved else 'rejected'}")
         if not approved:
             final_text, final_data, final_citations = REVIEW_WITHHELD, {}, []
