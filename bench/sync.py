@@ -216,12 +216,12 @@ def one_round(store: Store, emu: Emulator, changes: int, i: int) -> dict[str, An
     mutated = emu.mutate(new_deals=new_deals, stage_changes=stage_changes, deletions=deletions)
     timings: dict[str, float] = {}
     as_of = now()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     report: SyncReport = syncer(store, emu, timings).run(as_of=as_of)
-    synced = time.perf_counter()
+    synced, cpu_synced = time.perf_counter(), time.process_time()
     refreshed = refresh_after_sync(store, report, as_of=as_of, actor="bench", n_sims=10_000)
-    done = time.perf_counter()
-    stages = refreshed["seconds"]
+    done, cpu_done = time.perf_counter(), time.process_time()
+    stages, cpu = refreshed["seconds"], refreshed.get("cpu_seconds", {})
     result = {
         "round": i + 1,
         "load_average_1m": round(os.getloadavg()[0], 1),
@@ -240,13 +240,22 @@ def one_round(store: Store, emu: Emulator, changes: int, i: int) -> dict[str, An
         "forecast_s": stages.get("forecast_quarter"),
         "refresh_s": round(done - synced, 3),
         "total_s": round(done - start, 3),
+        # CPU seconds of this process (all threads; the sync's include the in-process
+        # emulator serving it): less sensitive to other load on the machine than wall time
+        "cpu": {
+            "sync_s": round(cpu_synced - cpu_start, 3),
+            "rescore_s": cpu.get("rescore"),
+            "forecast_s": cpu.get("forecast_quarter"),
+            "total_s": round(cpu_done - cpu_start, 3),
+        },
     }
     print(
         f"round {i + 1}: {result['changed_in_salesforce']} changes -> sync "
         f"{result['sync_s']:.2f}s (read {result['sync_read_s']:.2f}, write "
         f"{result['sync_write_s']:.2f}), rescore {result['rescored']} deals "
         f"{result['rescore_s']:.2f}s, forecast {result['forecast_s']:.2f}s; total "
-        f"{result['total_s']:.2f}s",
+        f"{result['total_s']:.2f}s (CPU {result['cpu']['total_s']:.2f}s, load "
+        f"{result['load_average_1m']})",
         flush=True,
     )
     return result

@@ -2,7 +2,9 @@
 
 `crm/` knows nothing of scoring or forecasting, so this orchestration lives at the package
 top. A sync reports the opportunities it touched (`SyncReport.changed_opportunities`; None
-after a full sync, when anything may have changed):
+after a full sync, when anything may have changed): their own rows or linked rows (history,
+roles, activities), their account, or their contacts changed (`crm.affected`). It also says
+whether users changed (`people_changed`: names, managers), which moves roll-ups.
 
 1. only those deals are re-featured and rescored by the champion (`ml.scoring.score` with
    `deal_ids`; stored and audited); after a full sync every open deal is;
@@ -11,7 +13,8 @@ after a full sync, when anything may have changed):
    a fresh score for open deals never scored by the champion. The forecast snapshot and its
    audit entry are stored as `dealcast forecast` stores them.
 
-A sync that changed no deal rescores and recomputes nothing.
+A sync that changed no deal rescores nothing and recomputes the forecasts only if users
+changed (the teams of the roll-ups follow User.ManagerId); otherwise it does nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class ChangedDeals(Protocol):
     def changed_opportunities(self) -> list[str] | None: ...
 
 
+def _people_changed(report: ChangedDeals) -> bool:
+    """Optional on a report (older callers have no such field): False when absent."""
+    return bool(getattr(report, "people_changed", False))
+
+
 def refresh_after_sync(
     store: Store,
     report: ChangedDeals,
@@ -68,21 +76,28 @@ def refresh_after_sync(
         "model_version": None,
         "forecasts": [],
         "seconds": {},
+        "cpu_seconds": {},  # process CPU time per stage (all threads), beside the wall time
     }
-    if changed is not None and not changed:
+    if changed is not None and not changed and not _people_changed(report):
         out["skipped"] = "the sync changed no deal"
         return out
-    start = time.perf_counter()
-    batch = score(store, as_of, changed, actor=actor)
+    start, cpu = time.perf_counter(), time.process_time()
+    # no deal changed but users did: no rescore, the forecast on the stored scores
+    batch = score(store, as_of, changed, actor=actor) if changed != [] else None
     out["seconds"]["rescore"] = round(time.perf_counter() - start, 3)
-    out.update(
-        rescored=len(batch.deals), score_batch=batch.batch_id, model_version=batch.model_version
-    )
-    start = time.perf_counter()
-    probabilities = _probabilities(store, batch, full=changed is None)
+    out["cpu_seconds"]["rescore"] = round(time.process_time() - cpu, 3)
+    if batch is not None:
+        out.update(
+            rescored=len(batch.deals),
+            score_batch=batch.batch_id,
+            model_version=batch.model_version,
+        )
+    start, cpu = time.perf_counter(), time.process_time()
+    probabilities = _probabilities(store, batch, as_of, full=changed is None)
     out["seconds"]["stored_scores"] = round(time.perf_counter() - start, 3)
+    out["cpu_seconds"]["stored_scores"] = round(time.process_time() - cpu, 3)
     for kind in forecast_kinds:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         payload = _forecast(
             store,
             as_of,
@@ -97,17 +112,23 @@ def refresh_after_sync(
             actor=actor,
         )
         out["seconds"][f"forecast_{kind}"] = round(time.perf_counter() - start, 3)
+        out["cpu_seconds"][f"forecast_{kind}"] = round(time.process_time() - cpu, 3)
         out["forecasts"].append(_summary(payload))
     return out
 
 
-def _probabilities(store: Store, batch: ScoreBatch, *, full: bool) -> dict[str, float]:
+def _probabilities(
+    store: Store, batch: ScoreBatch | None, as_of: datetime, *, full: bool
+) -> dict[str, float]:
     """Every open deal's win probability (0-1): the fresh batch over the latest stored
     champion scores (the batch alone when it scored everything)."""
-    fresh = {d.opportunity_id: d.win_probability / 100.0 for d in batch.deals}
+    fresh = (
+        {} if batch is None else {d.opportunity_id: d.win_probability / 100.0 for d in batch.deals}
+    )
     if full:
         return fresh
-    return {**latest_probabilities(store, batch.as_of, champion_version(store)), **fresh}
+    at = as_of if batch is None else batch.as_of
+    return {**latest_probabilities(store, at, champion_version(store)), **fresh}
 
 
 def champion_version(store: Store) -> str:
@@ -124,7 +145,7 @@ def _forecast(
     n_periods: int,
     seed: int,
     probabilities: dict[str, float],
-    batch: ScoreBatch,
+    batch: ScoreBatch | None,
     *,
     n_sims: int,
     levels: Sequence[float],
@@ -136,14 +157,14 @@ def _forecast(
         store,
         as_of,
         probabilities,
-        batch.model_version,
+        champion_version(store) if batch is None else batch.model_version,
         actor=actor,
         score_missing=True,
         fiscal_start_month=fiscal_start_month,
     )
     periods = periods_from(inputs.as_of, kind, n_periods, fiscal_start_month=fiscal_start_month)
     payload = payload_for(inputs, periods, kind, seed, n_sims, levels, store)
-    payload["batch_id"] = inputs.batch_id or batch.batch_id
+    payload["batch_id"] = inputs.batch_id or (batch.batch_id if batch else None)
     save_forecast(store, payload, actor=actor)
     return payload
 

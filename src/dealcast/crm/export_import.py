@@ -17,12 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dealcast.crm import audit
+from dealcast.crm import audit, quality_delta
+from dealcast.crm.affected import Affected, affected, invalidate
+from dealcast.crm.changes import ChangeLog
 from dealcast.crm.csv_source import CsvSource, ImportFatal
 from dealcast.crm.dedup import assign_canonical
-from dealcast.crm.quality import QualityReport, assess
+from dealcast.crm.quality import QualityReport, assess, count_all
 from dealcast.crm.records import RECORD_TYPES, REQUIRED_OBJECTS, SfRecord
-from dealcast.crm.schema import CRM_TABLES, deal_features, import_run, quarantine
+from dealcast.crm.schema import CRM_TABLES, import_run, quarantine
 from dealcast.crm.store import Store
 from dealcast.crm.upsert import TableWriter, row_values
 from dealcast.crm.validation import TARGET_OBJECTS, KnownIds, Problem, RowValidator
@@ -58,6 +60,7 @@ class ImportReport:
     seconds: float
     problems: list[Problem] = field(default_factory=list)  # a sample, rejected first
     warnings: list[Problem] = field(default_factory=list)  # a sample
+    affected: Affected | None = None  # what the writes affect (deals to rescore, ...)
 
     @property
     def rows(self) -> int:
@@ -159,6 +162,8 @@ class ImportRun:
         self.known = KnownIds()
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        self.changes = ChangeLog()  # every row written, for quality and invalidation
+        self.touched_deals: set[str] = set()  # deals changed outside the contract rows
         now = datetime.now(UTC).replace(tzinfo=None)
         self.import_id = int(
             conn.execute(
@@ -184,16 +189,18 @@ class ImportRun:
         inputs_hash: str | None = None,
         outputs: dict[str, Any] | None = None,
     ) -> ImportReport:
-        """Quality, the import_run row and the audit entry, once every object is written."""
+        """Quality, the import_run row and the audit entry, once every object is written;
+        the materialised features the writes may have made wrong are dropped."""
         inputs_hash = inputs_hash or self._inputs_hash(reports)
         read = sum(r.rows for r in reports)
         rejected = sum(r.quarantined for r in reports)
-        if any(r.inserted or r.updated for r in reports):
-            # materialised features describe the old data: let them be recomputed
-            self.conn.execute(deal_features.delete())
-        quality = assess(self.conn, self.as_of, read, rejected)
+        hit = affected(self.conn, self.changes)
+        hit.deals |= self.touched_deals
+        invalidate(self.conn, hit)
+        quality, tally = self._quality(read, rejected)
         seconds = time.perf_counter() - started
-        counts = {r.object: asdict(r) for r in reports}
+        counts: dict[str, Any] = {r.object: asdict(r) for r in reports}
+        counts[quality_delta.KEY] = tally
         self.conn.execute(
             import_run.update()
             .where(import_run.c.id == self.import_id)
@@ -230,7 +237,19 @@ class ImportRun:
             seconds=seconds,
             problems=self.problems[:SAMPLE_PROBLEMS],
             warnings=self.warnings[:SAMPLE_PROBLEMS],
+            affected=hit,
         )
+
+    def _quality(self, read: int, rejected: int) -> tuple[QualityReport, dict[str, Any]]:
+        """The report from the previous import's counts updated with this one's writes (a
+        full recount when there are none to build on); the counts to store with it."""
+        last, counts = quality_delta.baseline(self.conn, self.import_id)
+        if counts is None or self.changes.overflow:
+            counts = count_all(self.conn)
+        else:
+            counts = quality_delta.updated_counts(self.conn, counts, self.changes)
+        report = assess(self.conn, self.as_of, read, rejected, counts)
+        return report, quality_delta.stored_form(counts, last)
 
     @staticmethod
     def _inputs_hash(reports: list[ObjectReport]) -> str:
@@ -250,7 +269,7 @@ class ImportRun:
             path, record.field_names(), record.required_fields(), self._on_bytes(obj, path)
         )
         validator = RowValidator(record, report.file, self.store.stages, self.known)
-        writer = TableWriter(self.conn, CRM_TABLES[obj], self.import_id)
+        writer = TableWriter(self.conn, CRM_TABLES[obj], self.import_id, self.changes)
         pending: list[dict[str, Any]] = []
         rejected: list[Problem] = []
         for row in source.rows():

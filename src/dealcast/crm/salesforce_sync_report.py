@@ -37,6 +37,7 @@ class SyncReport:
     mismatches: list[str]
     changed_opportunities: list[str] | None  # None: a full sync (everything may change)
     deleted: int
+    people_changed: bool = False  # users (names, managers) changed: roll-ups must follow
 
     @property
     def flagged(self) -> bool:
@@ -55,6 +56,7 @@ class SyncReport:
             "mismatches": self.mismatches,
             "deleted": self.deleted,
             "changed_opportunities": self.changed_opportunities,
+            "people_changed": self.people_changed,
             "objects": [
                 {
                     "object": o.object,

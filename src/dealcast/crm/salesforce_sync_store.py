@@ -1,53 +1,30 @@
-"""A sync's own writes next to the import's: deletions Salesforce reports, the deals the
-sync changed, and the per-object watermarks (committed in the import's transaction)."""
+"""A sync's own writes next to the import's: deletions Salesforce reports and the
+per-object watermarks (committed in the import's transaction). The deals a sync changed
+come from the import's change log (`crm.affected`)."""
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
+from dealcast.crm.changes import ChangeLog
 from dealcast.crm.dedup import assign_canonical
 from dealcast.crm.records import SfRecord
 from dealcast.crm.salesforce_sync_report import ObjectSync
-from dealcast.crm.schema import CRM_TABLES, salesforce_sync_state
+from dealcast.crm.schema import CRM_TABLES, crm_custom_value, salesforce_sync_state
 from dealcast.crm.upsert import row_values
 
-OPPORTUNITY_LINKS = {
-    "Opportunity": "Id",
-    "OpportunityHistory": "OpportunityId",
-    "OpportunityContactRole": "OpportunityId",
-    "Task": "WhatId",
-    "Event": "WhatId",
-    "EmailMessage": "RelatedToId",
-}
 
-
-def changed_opportunities(conn: Connection, sync: ObjectSync, import_id: int) -> set[str]:
-    """The opportunities whose own row, or a linked row, this import actually wrote
-    (inserted, updated or marked deleted). Rows re-read unchanged (the overlap window)
-    keep an older import id, so they change nothing."""
-    column = OPPORTUNITY_LINKS.get(sync.object)
-    if column is None or sync.path is None:
-        return set()
-    with sync.path.open(newline="", encoding="utf-8") as handle:
-        ids = {row["Id"] for row in csv.DictReader(handle) if row.get("Id")}
-    ids.update(sync.deleted_ids)
-    table = CRM_TABLES[sync.object]
-    wanted = sorted(ids)
-    out: set[str] = set()
-    for i in range(0, len(wanted), 500):
-        query = select(table.c[column]).where(
-            table.c.Id.in_(wanted[i : i + 500]), table.c._import_id == import_id
-        )
-        links: list[str | None] = list(conn.execute(query).scalars())
-        out.update(v for v in links if v and v.startswith("006"))
-    return out
-
-
-def mark_deleted(conn: Connection, record: type[SfRecord], ids: list[str], import_id: int) -> int:
-    """Records Salesforce reports deleted: kept, flagged IsDeleted (as an export has them)."""
+def mark_deleted(
+    conn: Connection,
+    record: type[SfRecord],
+    ids: list[str],
+    import_id: int,
+    log: ChangeLog | None = None,
+) -> int:
+    """Records Salesforce reports deleted: kept, flagged IsDeleted (as an export has them);
+    each is logged in `log` (the import's change log)."""
     if not ids:
         return 0
     table = CRM_TABLES[record.OBJECT]
@@ -63,6 +40,8 @@ def mark_deleted(conn: Connection, record: type[SfRecord], ids: list[str], impor
         new, digest = row_values(rec)
         new.update(_row_hash=digest, _import_id=import_id)
         updates.append(new)
+        if log is not None:
+            log.add(record.OBJECT, dict(stored), new)
     if record.OBJECT == "Contact":
         assign_canonical(conn, updates)
     for row in updates:
@@ -97,3 +76,11 @@ def last_good(conn: Connection, sync: ObjectSync) -> dict[str, str]:
         select(salesforce_sync_state.c.fields).where(salesforce_sync_state.c.object == sync.object)
     ).first()
     return dict(row[0]) if row else sync.fields
+
+
+def custom_deals(conn: Connection, import_id: int) -> set[str]:
+    """Opportunities whose mapped custom fields this import recorded a new value for."""
+    v = crm_custom_value.c
+    query = select(v.record_id).where(v.import_id == import_id, v.object == "Opportunity")
+    found: list[str] = list(conn.execute(query.distinct()).scalars())
+    return set(found)

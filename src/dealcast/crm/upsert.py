@@ -8,8 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, select
 
+from dealcast.crm.changes import TRACKED, ChangeLog
 from dealcast.crm.frames import IN_CHUNK
 from dealcast.crm.records import SfRecord
+from dealcast.crm.schema import CRM_TABLES
+
+_OBJECT_OF = {table.name: obj for obj, table in CRM_TABLES.items()}
 
 
 def row_values(record: SfRecord) -> tuple[dict[str, Any], str]:
@@ -29,10 +33,15 @@ class WriteCounts:
 
 
 class TableWriter:
-    """Writes batches of rows into one table inside the caller's transaction."""
+    """Writes batches of rows into one table inside the caller's transaction; with a
+    `log`, every row it writes is logged with its tracked values before and after."""
 
-    def __init__(self, conn: Connection, table: Table, import_id: int) -> None:
-        self.conn, self.table, self.import_id = conn, table, import_id
+    def __init__(
+        self, conn: Connection, table: Table, import_id: int, log: ChangeLog | None = None
+    ) -> None:
+        self.conn, self.table, self.import_id, self.log = conn, table, import_id, log
+        self.object = _OBJECT_OF.get(table.name, table.name)
+        self.tracked = TRACKED.get(self.object, ()) if log is not None else ()
         self.counts = WriteCounts()
         # An empty table needs no lookups: every row is new (duplicates within a file are
         # rejected before they get here).
@@ -45,29 +54,37 @@ class TableWriter:
         )
 
     def existing_hashes(self, ids: list[str]) -> dict[str, str]:
+        return {k: v[0] for k, v in self._existing(ids).items()}
+
+    def _existing(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Id -> (stored row hash, stored tracked values) of the rows already stored."""
         if self.was_empty:
             return {}
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        cols = [self.table.c[c] for c in self.tracked]
         for i in range(0, len(ids), IN_CHUNK):
-            query = select(self.table.c.Id, self.table.c._row_hash).where(
+            query = select(self.table.c.Id, self.table.c._row_hash, *cols).where(
                 self.table.c.Id.in_(ids[i : i + IN_CHUNK])
             )
-            found.update({row[0]: row[1] for row in self.conn.execute(query)})
+            for row in self.conn.execute(query):
+                found[row[0]] = (row[1], dict(zip(self.tracked, row[2:], strict=True)))
         return found
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         """`rows` carry every column including `_row_hash`; `_import_id` is set here."""
         if not rows:
             return
-        existing = self.existing_hashes([r["Id"] for r in rows])
+        existing = self._existing([r["Id"] for r in rows])
         inserts, updates = [], []
         for row in rows:
-            old = existing.get(row["Id"])
-            if old == row["_row_hash"]:
+            stored = existing.get(row["Id"])
+            if stored is not None and stored[0] == row["_row_hash"]:
                 self.counts.unchanged += 1
                 continue
             row["_import_id"] = self.import_id
-            if old is None:
+            if self.log is not None:
+                self.log.add(self.object, None if stored is None else stored[1], row)
+            if stored is None:
                 inserts.append(row)
             else:
                 updates.append({f"b_{k}": v for k, v in row.items()})

@@ -4,7 +4,10 @@ Refresh policy (configurable): a deal's stored features are reused for a request
 they were computed as of T' <= T and T - T' is under the deal's refresh interval: one hour
 for active deals (any activity in the last 14 days), one day for the rest. Reuse never
 looks ahead (T' <= T), so it cannot leak; it can only be as stale as the policy allows.
-Imports clear the table (`invalidate`), so new CRM data is never hidden behind the cache.
+Imports and syncs drop, in their own transaction, exactly the rows their writes may have
+made wrong (`crm.affected`: the changed deals' rows, rows as of on or after the earliest
+newly known change, and every row of deals whose past an edit rewrote), so new CRM data is
+never hidden behind the cache while unaffected deals keep theirs.
 """
 
 from __future__ import annotations

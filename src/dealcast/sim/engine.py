@@ -9,8 +9,10 @@ Per period:
 - `by_category`: per forecast category the deals stated to close inside, their amount,
   Σ p × amount and expected; `Closed` is what was won.
 - `by_owner` / `by_manager` (teams via User.ManagerId, `rollups.teams`): the same money
-  figures per person and team, intervals from a smaller simulation of just their deals
-  (`group_sims`, the same seed); quota and coverage (expected ÷ quota) when quotas are given.
+  figures per person and team; their intervals come from the org simulation's own draws
+  summed per owner (`montecarlo.simulate(groups=...)`; a team's are its members' summed draw
+  by draw), so no extra simulations are run and a group is forecast as simulating it alone
+  would in distribution; quota and coverage (expected ÷ quota) when quotas are given.
 - `new_pipeline` (when asked): bookings expected from deals not created yet
   (`new_pipeline.py`), added to expected and the interval (not to deterministic); org level only,
   so roll-ups and categories cover booked + open deals and sum to expected - new_pipeline.
@@ -20,8 +22,8 @@ If the simulation raises, the run falls back to the deterministic sum (`method:
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,7 @@ from dealcast.sim.periods import Period, period_index
 from dealcast.sim.rollups import org_quota, period_quotas, team_quota, teams
 
 UNRELIABLE_SPREAD = 0.30  # (p_high - p_low) / p50 above this: the interval is too wide
-GROUP_SIMS = 2_000
+GROUP_SIMS = 2_000  # kept for callers: any value > 0 gives roll-up intervals, 0 none
 CATEGORIES = ("Commit", "Best Case", "Pipeline")
 
 
@@ -50,6 +52,12 @@ def _levels(levels: Sequence[float]) -> tuple[float, ...]:
     return tuple(out)
 
 
+@dataclass
+class _Simulated:
+    quantiles: np.ndarray  # (levels, periods) of the whole open pipeline (+ extra)
+    group_totals: np.ndarray | None  # (groups, periods, sims) of the open deals per group
+
+
 def _simulate(
     inputs: PipelineInputs,
     deals: OpenDeals,
@@ -58,9 +66,10 @@ def _simulate(
     n_sims: int,
     levels: tuple[float, ...],
     extra: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """(levels, periods) quantiles of the open pipeline (plus `extra` (periods, sims) draws,
-    e.g. not-yet-created pipeline), or None if the simulation failed."""
+    groups: np.ndarray | None = None,
+) -> _Simulated | None:
+    """Quantiles of the open pipeline (plus `extra` (periods, sims) draws, e.g.
+    not-yet-created pipeline) and the totals per group code, or None if it failed."""
     try:
         result = simulate(
             deals,
@@ -72,18 +81,39 @@ def _simulate(
             amount_ratio=inputs.ratio,
             levels=levels,
             today=inputs.as_of.date(),
+            groups=groups,
         )
     except (ValueError, MemoryError, FloatingPointError):
         return None
     if extra is None or result.totals is None:
-        return result.quantiles
+        return _Simulated(result.quantiles, result.group_totals)
     totals = result.totals + extra
-    return np.quantile(totals, levels, axis=1).reshape(len(levels), len(periods))
+    quantiles = np.quantile(totals, levels, axis=1).reshape(len(levels), len(periods))
+    return _Simulated(quantiles, result.group_totals)
 
 
-def _subset(deals: OpenDeals, mask: np.ndarray) -> OpenDeals:
-    bucket = None if deals.bucket is None else deals.bucket[mask]
-    return OpenDeals(deals.p[mask], deals.amount[mask], deals.close[mask], bucket)
+def _group_quantiles(
+    sim: _Simulated | None,
+    masks: dict[str, set[str]],
+    owner_list: list[str],
+    levels: tuple[float, ...],
+    n_periods: int,
+) -> dict[str, np.ndarray | None]:
+    """(levels, periods) quantiles per group key, each group's totals summed over its
+    owners' draws (None everywhere when there is no simulation)."""
+    if sim is None or sim.group_totals is None:
+        return dict.fromkeys(masks)
+    by_owner = sim.group_totals
+    code = {o: i for i, o in enumerate(owner_list)}
+    out: dict[str, np.ndarray | None] = {}
+    for key, members in masks.items():
+        rows = [code[o] for o in members if o in code]
+        if not rows:
+            out[key] = np.zeros((len(levels), n_periods))
+            continue
+        totals = by_owner[rows].sum(axis=0)
+        out[key] = np.quantile(totals, levels, axis=1).reshape(len(levels), n_periods)
+    return out
 
 
 def _money(
@@ -126,10 +156,6 @@ def reliability(row: dict[str, Any], levels: tuple[float, ...]) -> tuple[bool, s
     return False, None
 
 
-def _group_seed(seed: int, group: str) -> int:
-    return int(np.random.SeedSequence([seed, zlib.crc32(group.encode())]).generate_state(1)[0])
-
-
 def run_forecast(
     inputs: PipelineInputs,
     periods: Sequence[Period],
@@ -163,17 +189,19 @@ def run_forecast(
         "won_period": period_index(won["ClosedAt"].dt.normalize().to_numpy(), periods),
     }
     extra = None if fresh is None else fresh.draw(n_sims, seed)
-    quantiles = _simulate(inputs, deals, periods, seed, n_sims, lv, extra)
+    owners = d["OwnerId"].to_numpy(str)
+    owner_list, owner_code = np.unique(owners, return_inverse=True)
+    want_groups = rollups and group_sims > 0
+    sim = _simulate(
+        inputs, deals, periods, seed, n_sims, lv, extra, owner_code if want_groups else None
+    )
+    quantiles = None if sim is None else sim.quantiles
     method = "deterministic" if quantiles is None else "monte_carlo"
     if quantiles is None:  # the deterministic sum everywhere: p x amount on the stated date
         ctx["matrix"] = np.zeros_like(ctx["matrix"])
         inside = ctx["stated"] >= 0
         ctx["matrix"][np.flatnonzero(inside), ctx["stated"][inside]] = ctx["weighted"][inside]
-        rollups_sims = 0
-    else:
-        rollups_sims = min(group_sims, n_sims)
     all_open, all_won = np.ones(len(d), bool), np.ones(len(won), bool)
-    owners = d["OwnerId"].to_numpy(str)
     won_owners = won["OwnerId"].to_numpy(str)
     names = dict(zip(inputs.users["Id"], inputs.users["Name"], strict=True))
     managers = dict(zip(inputs.users["Id"], inputs.users["ManagerId"], strict=True))
@@ -182,17 +210,9 @@ def run_forecast(
     if rollups:
         groups = {f"owner:{o}": {o} for o in set(owners) | set(won_owners)}
         groups |= {f"team:{m}": members for m, members in team_of.items()}
-        for key, members in groups.items():
-            mask = np.isin(owners, list(members))
-            if not rollups_sims:
-                group_q[key] = None
-            elif not mask.any():
-                group_q[key] = np.zeros((len(lv), len(periods)))
-            else:
-                sub = _subset(deals, mask)
-                group_q[key] = _simulate(
-                    inputs, sub, periods, _group_seed(seed, key), rollups_sims, lv
-                )
+        group_q = _group_quantiles(
+            sim if want_groups else None, groups, list(owner_list), lv, len(periods)
+        )
     out = []
     for i, period in enumerate(periods):
         row: dict[str, Any] = {"period": period.label, "start": period.start, "end": period.end}

@@ -22,7 +22,13 @@ each deal's win odds are multiplied by exp(z): p' = expit(logit(p) + z). See `fi
 The shock is centred on the log-odds scale, so it can move the mean win rate slightly away
 from Σ p (Jensen); for the sigmas seen in practice (< 0.5) that is a few percent at most.
 
-Reproducibility: the same inputs, seed and `max_bytes` give identical totals.
+Roll-ups (`groups`: a group code per deal, e.g. its owner): each group's totals per period
+and simulation come from the same draws as the whole pipeline's (one more bincount per
+chunk), so a group of deals is forecast exactly as simulating it alone would in
+distribution, and groups that add up (owners into a team) add up draw by draw.
+
+Reproducibility: the same inputs, seed and `max_bytes` give identical totals; asking for
+`groups` draws nothing extra, so it leaves the pipeline's totals unchanged.
 """
 
 from __future__ import annotations
@@ -135,6 +141,7 @@ class Forecast:
     method: str  # "monte_carlo" or "deterministic"
     n_sims: int
     draws: int = 0  # random numbers drawn (for the speed benchmark's floor)
+    group_totals: F64 | None = None  # (groups, periods, simulations) when groups were given
 
     def quantile(self, level: float) -> F64:
         if level not in self.levels:
@@ -219,8 +226,11 @@ class _Run:
         span: int,
         tables: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]],
         today: int,
+        groups: npt.NDArray[np.int64] | None = None,
+        n_groups: int = 0,
     ) -> None:
         self.n, self.sigma, self.span = len(deals), sigma, span
+        self.groups, self.n_groups, self.tables = groups, n_groups, tables
         self.p32 = deals.p.astype(np.float32)
         self.q32 = (1 - deals.p).astype(np.float32)
         self.amount32 = deals.amount.astype(np.float32)
@@ -239,8 +249,16 @@ class _Run:
             for pos, table in tables
         ]
 
-    def chunk(self, totals: F64, start: int, sc: int, stream: np.random.SeedSequence) -> int:
-        """Fill totals[:, start:start + sc]; returns how many random numbers it drew."""
+    def chunk(
+        self,
+        totals: F64,
+        start: int,
+        sc: int,
+        stream: np.random.SeedSequence,
+        group_totals: F64 | None = None,
+    ) -> int:
+        """Fill totals[:, start:start + sc] (and group_totals[:, :, start:start + sc]);
+        returns how many random numbers it drew."""
         rng = np.random.Generator(np.random.PCG64(stream))
         u = rng.random((self.n, sc), dtype=np.float32)
         draws = self.n * sc
@@ -265,6 +283,8 @@ class _Run:
         offset = self.offsets[self.row[deal] + pick]
         day = np.clip(self.close[deal] + offset, self.today, self.span)
         amount = self.amount32[deal] * self.ratios[(bits >> TABLE_BITS) & (TABLE_SIZE - 1)]
+        if group_totals is not None and self.groups is not None:
+            self._group_chunk(group_totals, start, sc, self.groups[deal], day, sim, amount)
         del deal, bits, offset
         # one bincount over (day, sim) serves every period kind
         daily = np.bincount(day * sc + sim, weights=amount, minlength=(self.span + 1) * sc)
@@ -272,6 +292,25 @@ class _Run:
         for pos, indicator in self.kinds:
             totals[pos, start : start + sc] = indicator @ daily
         return draws
+
+    def _group_chunk(
+        self,
+        group_totals: F64,
+        start: int,
+        sc: int,
+        group: npt.NDArray[np.int64],
+        day: npt.NDArray[np.int64],
+        sim: npt.NDArray[np.int64],
+        amount: npt.NDArray[np.float32],
+    ) -> None:
+        """The same wins summed per (group, period, simulation): per kind, each win's period
+        (the overflow slot len(pos) = none), then one bincount."""
+        for pos, table in self.tables:
+            slots = len(pos) + 1
+            key = (group * slots + table[day]) * sc + sim
+            sums = np.bincount(key, weights=amount, minlength=self.n_groups * slots * sc)
+            sums = sums.reshape(self.n_groups, slots, sc)[:, : len(pos), :]
+            group_totals[:, pos, start : start + sc] = sums
 
 
 def deterministic(deals: OpenDeals, periods: Sequence[Period]) -> Forecast:
@@ -301,17 +340,19 @@ def simulate(
     max_bytes: int = MAX_BYTES,
     threads: int | None = None,
     today: Any = None,
+    groups: Any = None,
 ) -> Forecast:
     """Monte Carlo totals per period (periods of several kinds share the same simulations).
     `threads` (default: all cores, at most MAX_THREADS) changes speed, never results;
     `max_bytes` caps memory and, as it sets the chunking, is part of what makes a run
-    reproducible."""
+    reproducible. `groups` (a code 0..G-1 per deal) adds `group_totals`."""
     levels = tuple(float(x) for x in levels)
     if n_sims < 1:
         raise ValueError(f"n_sims must be >= 1, got {n_sims}")
     if not levels or not all(0 <= x <= 1 for x in levels):
         raise ValueError("levels must be quantile levels in 0-1, e.g. (0.1, 0.5, 0.9)")
     buckets = _resolve_buckets(deals, timing)
+    codes, n_groups = _group_codes(groups, len(deals))
     first, span, tables = _tables(periods)
     ratio = amount_ratio or AmountRatio.identity()
     sigma = correlation.sigma if correlation else 0.0
@@ -323,17 +364,24 @@ def simulate(
     # one independent stream per chunk, derived from the seed: reproducible chunk by chunk
     streams = np.random.SeedSequence(seed).spawn(len(starts))
     today_days = first if today is None else int(to_days([today])[0])
-    run = _Run(deals, buckets, timing, ratio, sigma, first, span, tables, today_days)
+    run = _Run(
+        deals, buckets, timing, ratio, sigma, first, span, tables, today_days, codes, n_groups
+    )
     totals = np.zeros((len(periods), n_sims))
+    group_totals = None if codes is None else np.zeros((n_groups, len(periods), n_sims))
     jobs = [(a, min(chunk, n_sims - a), st) for a, st in zip(starts, streams, strict=True)]
     # numpy releases the GIL in the heavy loops, so threads use several cores; chunks write
     # disjoint columns of `totals` and draw from their own streams, so the order is irrelevant
     workers = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(jobs)))
+
+    def one(job: tuple[int, int, np.random.SeedSequence]) -> int:
+        return run.chunk(totals, job[0], job[1], job[2], group_totals)
+
     if workers == 1:
-        draws = sum(run.chunk(totals, *job) for job in jobs)
+        draws = sum(one(job) for job in jobs)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            draws = sum(pool.map(lambda job: run.chunk(totals, *job), jobs))
+            draws = sum(pool.map(one, jobs))
     det = deterministic(deals, periods)
     return Forecast(
         periods=tuple(periods),
@@ -345,4 +393,14 @@ def simulate(
         method="monte_carlo",
         n_sims=n_sims,
         draws=draws,
+        group_totals=group_totals,
     )
+
+
+def _group_codes(groups: Any, n: int) -> tuple[npt.NDArray[np.int64] | None, int]:
+    if groups is None:
+        return None, 0
+    codes = np.asarray(groups, dtype=np.int64)
+    if codes.shape != (n,) or (n and codes.min() < 0):
+        raise ValueError("groups must give every deal a group code >= 0")
+    return codes, int(codes.max()) + 1 if n else 0
