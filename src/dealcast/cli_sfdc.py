@@ -94,7 +94,8 @@ def cmd_ingest_salesforce(
 ) -> None:
     """Sync from Salesforce (settings: DEALCAST_SFDC_*): Bulk 2.0 first, then SystemModstamp
     increments plus deletions; one transaction, audited, bad rows quarantined. Then (unless
-    --no-refresh) the changed deals are rescored and the forecast recomputed."""
+    --no-refresh) the changed deals are rescored and the forecast recomputed. Exit 3 when
+    another sync (e.g. the server's scheduled one) is running."""
     from dealcast.crm.salesforce_sync import sync_salesforce
 
     run, settings = resolve(db, as_of, fmt), get_settings()
@@ -106,7 +107,14 @@ def cmd_ingest_salesforce(
         if bad:
             raise ValueError(f"forecast period must be one of {', '.join(PERIOD_KINDS)}: {bad}")
     store = run.store()
-    report = sync_salesforce(store, mode=mode, actor=settings.actor, as_of=run.as_of)
+    from dealcast.crm.sync_lock import SyncLocked, held
+
+    try:  # one sync at a time, also against a server's scheduled sync
+        with held(store, "cli"):
+            report = sync_salesforce(store, mode=mode, actor=settings.actor, as_of=run.as_of)
+    except SyncLocked as exc:
+        err.print(f"[yellow]{exc}[/]", highlight=False)
+        raise typer.Exit(3) from None
     refreshed = None
     if refresh:
         from dealcast.refresh import refresh_after_sync

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".dealcast")
@@ -51,6 +52,50 @@ class Settings(BaseSettings):
         description="Hold chat answers that need review (low confidence, data quality, "
         "guardrail block) until a manager or admin resumes the thread.",
     )
+    # ---- RAG index (`dealcast index`) ----
+    chroma_path: Path | None = Field(
+        None, description="Embedded Chroma index folder; default: data_dir/chroma."
+    )
+    chroma_host: str | None = Field(
+        None, description="A Chroma server to use instead of the embedded index."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="The Chroma server's port.")
+    rag_embed_threads: int = Field(
+        1,
+        ge=0,
+        description="ONNX Runtime threads per embedding call (0 = all cores). One thread is "
+        "fastest when requests or other jobs share the cores.",
+    )
+
+    # ---- Scheduled Salesforce sync in `dealcast serve` (when DEALCAST_SFDC_* credentials
+    # are set; see dealcast.sync_schedule) and data freshness in every answer ----
+    sync_every_minutes: float = Field(
+        60,
+        ge=0,
+        description="Incremental Salesforce sync (then rescore and forecast) every N minutes "
+        "while serving; 0 turns the scheduler off.",
+    )
+    sync_full_at: dt.time | None = Field(
+        dt.time(3, 0),
+        description="Daily full reconciliation (a Bulk re-read of every object) at this UTC "
+        "time, HH:MM; 'off' for none.",
+    )
+    sync_refresh: bool = Field(
+        True, description="Rescore changed deals and recompute the forecast after a sync."
+    )
+    freshness_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a server process reuses its data-freshness status (X-Data-Stale "
+        "and X-Data-As-Of headers, alerts).",
+    )
+
+    @field_validator("sync_full_at", mode="before")
+    @classmethod
+    def _off_means_none(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "never"):
+            return None
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

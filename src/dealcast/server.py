@@ -27,10 +27,12 @@ from dealcast.api import (
 from dealcast.api.auth import ApiKeys, load_api_keys
 from dealcast.api.chat import ChatService
 from dealcast.api.deps import AppState
+from dealcast.api.freshness import FreshnessMiddleware
 from dealcast.config import Settings, get_settings
 from dealcast.crm.db import make_engine, migrate
 from dealcast.crm.stages import load_stages
 from dealcast.crm.store import Store
+from dealcast.sync_schedule import serving
 from dealcast.tools.store import close_stores
 
 log = logging.getLogger("dealcast.server")
@@ -97,6 +99,8 @@ def create_app(
         state = AppState(settings=cfg, store=opened, stages=opened.stages, api_keys=keys)
         try:
             async with AsyncExitStack() as stack:
+                # data freshness on every answer; the Salesforce sync schedule when configured
+                await stack.enter_async_context(serving(cfg, opened, state))
                 if chat:
                     url = opened.engine.url.render_as_string(hide_password=False)
                     state.chat = await stack.enter_async_context(ChatService.open(cfg, url))
@@ -116,6 +120,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app, cfg.retry_after_s)
+    app.add_middleware(FreshnessMiddleware)
     app.include_router(routes_health.router)
     for module in (routes_deals, routes_forecasts, routes_audit, routes_chat):
         app.include_router(module.router, responses=V1_RESPONSES)

@@ -7,6 +7,13 @@ when an answer waits for review (`Settings.chat_review_interrupt`), resume it wi
 decision; nobody but an admin reviews their own thread. A held answer is never shown to the
 owner before it is approved. The stream sends node progress and the final (guarded) message;
 draft tokens are not streamed because they have not passed the guardrail yet.
+
+A turn cut short (the server stopped mid-run, or a bug raised) is `unfinished`: its
+checkpoints keep what was done; resuming the thread (owner or reviewer, no decision needed)
+runs only what is left, so the side effects of finished steps (stored scores, audit rows)
+are not repeated. A new message instead supersedes the unfinished turn (its pending steps
+are dropped), so a turn that keeps failing never locks the thread. One run per thread at a
+time in a process: a second request meanwhile is a 409.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import make_url
 
-from dealcast.api.schemas import _check_as_of
+from dealcast.api.deps import unprocessable
+from dealcast.api.schemas import DataFreshness, _check_as_of
 from dealcast.config import Settings
 from dealcast.graph.builder import build_graph
 from dealcast.graph.checkpoint import open_checkpointer
@@ -52,10 +60,14 @@ class ChatRequest(BaseModel):
 
 
 class ResumeRequest(BaseModel):
-    approved: bool = Field(description="Release the held answer (true) or withhold it.")
+    approved: bool | None = Field(
+        None,
+        description="Release the held answer (true) or withhold it; required for a held "
+        "answer, left out to finish an unfinished turn.",
+    )
 
 
-class ChatResponse(BaseModel):
+class ChatResponse(DataFreshness, BaseModel):  # + data_stale, data_as_of
     thread_id: str
     answer: str
     data: dict[str, Any] = {}
@@ -63,7 +75,12 @@ class ChatResponse(BaseModel):
     partial: bool = False
     needs_review: bool = False
     model_version: str | None = None
-    status: Literal["done", "pending_review"] = "done"
+    status: Literal["done", "pending_review", "unfinished"] = Field(
+        "done",
+        description="unfinished: the turn is still running or was cut short (server "
+        "stopped, error); POST /v1/threads/{thread_id}/resume finishes it, a new message "
+        "supersedes it.",
+    )
     review_reasons: list[str] = []
     missing: list[str] = Field([], description="What could not be computed (partial answers).")
 
@@ -110,6 +127,7 @@ class ChatService:
 
     def __init__(self, graph: Any, database_url: str, settings: Settings) -> None:
         self.graph, self.database_url, self.settings = graph, database_url, settings
+        self._running: set[str] = set()  # threads with a run in this process
 
     @classmethod
     @asynccontextmanager
@@ -145,19 +163,22 @@ class ChatService:
     def response(self, thread_id: str, snapshot: Any) -> ChatResponse:
         values = snapshot.values or {}
         pending = bool(snapshot.interrupts)
+        unfinished = bool(snapshot.next) and not pending
         reasons = list(values.get("review_reasons") or [])
         if pending:
             value = snapshot.interrupts[0].value
             reasons = list(value.get("reasons") or []) if isinstance(value, Mapping) else []
         return ChatResponse(
             thread_id=thread_id,
-            answer="" if pending else str(values.get("answer") or ""),
-            data={} if pending else to_jsonable(values.get("data") or {}),
-            citations=[] if pending else to_jsonable(list(values.get("citations") or [])),
+            answer="" if pending or unfinished else str(values.get("answer") or ""),
+            data={} if pending or unfinished else to_jsonable(values.get("data") or {}),
+            citations=[]
+            if pending or unfinished
+            else to_jsonable(list(values.get("citations") or [])),
             partial=bool(values.get("partial")),
             needs_review=pending or bool(values.get("needs_review")),
             model_version=_model_version(values),
-            status="pending_review" if pending else "done",
+            status="pending_review" if pending else "unfinished" if unfinished else "done",
             review_reasons=reasons,
             missing=[str(m) for m in values.get("missing") or []],
         )
@@ -165,6 +186,7 @@ class ChatService:
     async def _start(self, caller: Caller, body: ChatRequest) -> tuple[str, dict[str, Any]]:
         """The thread id and its owner record; 404 for someone else's thread."""
         thread_id = body.thread_id or uuid.uuid4().hex
+        self._check_idle(thread_id)
         owner = {"user_id": caller.user_id, "role": caller.role.value, "as_of": body.as_of}
         if body.thread_id:
             snapshot = await self._snapshot(thread_id)
@@ -180,14 +202,31 @@ class ChatService:
                 owner["as_of"] = body.as_of or known.get("as_of")
         return thread_id, owner
 
+    def _check_idle(self, thread_id: str) -> None:
+        if thread_id in self._running:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"thread {thread_id} is answering; try again shortly"
+            )
+
+    @asynccontextmanager
+    async def _run(self, thread_id: str) -> AsyncIterator[None]:
+        """One run per thread at a time in this process (a second is a 409, not a fork)."""
+        self._check_idle(thread_id)
+        self._running.add(thread_id)
+        try:
+            yield
+        finally:
+            self._running.discard(thread_id)
+
     # ---- operations ------------------------------------------------------------------------
     async def ask(self, caller: Caller, body: ChatRequest) -> ChatResponse:
         thread_id, owner = await self._start(caller, body)
         config = self._config(thread_id, owner)
-        await self.graph.ainvoke(
-            {"messages": [HumanMessage(body.message)]}, config, context=self._context(owner)
-        )
-        return self.response(thread_id, await self._snapshot(thread_id))
+        async with self._run(thread_id):
+            await self.graph.ainvoke(
+                {"messages": [HumanMessage(body.message)]}, config, context=self._context(owner)
+            )
+            return self.response(thread_id, await self._snapshot(thread_id))
 
     async def stream(self, caller: Caller, body: ChatRequest) -> AsyncIterator[str]:
         """Server-sent events: `thread`, one `progress` per finished node, then `message`
@@ -198,23 +237,30 @@ class ChatService:
         async def events() -> AsyncIterator[str]:
             yield _sse("thread", {"thread_id": thread_id})
             try:
-                async for update in self.graph.astream(
-                    {"messages": [HumanMessage(body.message)]},
-                    config,
-                    context=self._context(owner),
-                    stream_mode="updates",
-                ):
-                    for node in update:
-                        if node == "__interrupt__":
-                            yield _sse("progress", {"node": "review", "status": "held"})
-                        else:
-                            yield _sse("progress", {"node": node, "status": "done"})
-                final = self.response(thread_id, await self._snapshot(thread_id))
-                yield _sse("message", final.model_dump(mode="json"))
+                async with self._run(thread_id):
+                    async for event in self._updates(thread_id, body.message, config, owner):
+                        yield event
             except Exception as exc:  # the stream has started: report, don't raise
                 yield _sse("error", {"detail": f"{type(exc).__name__}: {exc}"})
 
         return events()
+
+    async def _updates(
+        self, thread_id: str, message: str, config: dict[str, Any], owner: Mapping[str, Any]
+    ) -> AsyncIterator[str]:
+        async for update in self.graph.astream(
+            {"messages": [HumanMessage(message)]},
+            config,
+            context=self._context(owner),
+            stream_mode="updates",
+        ):
+            for node in update:
+                if node == "__interrupt__":
+                    yield _sse("progress", {"node": "review", "status": "held"})
+                else:
+                    yield _sse("progress", {"node": node, "status": "done"})
+        final = self.response(thread_id, await self._snapshot(thread_id))
+        yield _sse("message", final.model_dump(mode="json"))
 
     async def thread(self, caller: Caller, thread_id: str, vis: Visibility) -> ThreadOut:
         snapshot = await self._snapshot(thread_id)
@@ -246,29 +292,41 @@ class ChatService:
         )
 
     async def resume(
-        self, caller: Caller, thread_id: str, approved: bool, vis: Visibility
+        self, caller: Caller, thread_id: str, approved: bool | None, vis: Visibility
     ) -> ChatResponse:
-        snapshot = await self._snapshot(thread_id)
-        owner = self._owner(snapshot)
-        if owner is None:
-            raise _not_found(thread_id)
-        is_owner = owner["user_id"] == caller.user_id
-        if not (caller.role in REVIEWERS and vis.can_see(owner["user_id"])):
-            if is_owner:
+        """Decide a held answer (reviewers) or finish an unfinished turn (owner, reviewers)."""
+        async with self._run(thread_id):
+            snapshot = await self._snapshot(thread_id)
+            owner = self._owner(snapshot)
+            if owner is None:
+                raise _not_found(thread_id)
+            is_owner = owner["user_id"] == caller.user_id
+            reviewer = caller.role in REVIEWERS and vis.can_see(owner["user_id"])
+            if not (is_owner or reviewer):
+                raise _not_found(thread_id)
+            command: Command[Any] | None = None  # None: continue from the last checkpoint
+            if snapshot.interrupts:
+                if not reviewer:
+                    raise HTTPException(
+                        status.HTTP_403_FORBIDDEN, "a manager or admin reviews held answers"
+                    )
+                if is_owner and caller.role is not Role.ADMIN:
+                    raise HTTPException(
+                        status.HTTP_403_FORBIDDEN, "you cannot review your own thread"
+                    )
+                if approved is None:
+                    raise unprocessable(
+                        ("body", "approved"), "the answer waits for review: approved is required"
+                    )
+                command = Command(resume={"approved": approved})
+            elif not snapshot.next:
                 raise HTTPException(
-                    status.HTTP_403_FORBIDDEN, "a manager or admin reviews held answers"
+                    status.HTTP_409_CONFLICT, f"thread {thread_id} waits for nothing"
                 )
-            raise _not_found(thread_id)
-        if is_owner and caller.role is not Role.ADMIN:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "you cannot review your own thread")
-        if not snapshot.interrupts:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"thread {thread_id} waits for nothing")
-        await self.graph.ainvoke(
-            Command(resume={"approved": approved}),
-            self._config(thread_id, owner),
-            context=self._context(owner),
-        )
-        return self.response(thread_id, await self._snapshot(thread_id))
+            await self.graph.ainvoke(
+                command, self._config(thread_id, owner), context=self._context(owner)
+            )
+            return self.response(thread_id, await self._snapshot(thread_id))
 
 
 def _sse(event: str, data: Any) -> str:

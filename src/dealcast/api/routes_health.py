@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
 from dealcast.api.deps import StateDep
+from dealcast.api.freshness import status_of
 from dealcast.api.schemas import Health, Readiness
 from dealcast.crm.db import alembic_config
 from dealcast.crm.store import Store
@@ -65,6 +66,8 @@ def readiness(store: Store) -> dict[str, Any]:
 )
 async def readyz(state: StateDep, response: Response) -> Readiness:
     result = await run_in_threadpool(readiness, state.store)
+    data = await status_of(state)  # alerts inform; they never make the server unready
+    result["alerts"] = list(data.alerts) if data is not None else []
     ready = all(v == "ok" for v in result["checks"].values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

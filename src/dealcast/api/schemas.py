@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dealcast.api import freshness
 from dealcast.crm.pit import as_of_instant
 from dealcast.sim.pipeline import MAX_PERIODS
 from dealcast.sim.scenario_changes import Op
@@ -22,6 +23,33 @@ def _check_as_of(value: str | None) -> str | None:
     return None
 
 
+# ---- data freshness (every answer about the data carries it) --------------------------------
+
+
+def _data_stale() -> bool | None:
+    status = freshness.current()
+    return None if status is None else status.stale
+
+
+def _data_as_of() -> datetime | None:
+    status = freshness.current()
+    return None if status is None else status.as_of
+
+
+class DataFreshness(BaseModel):
+    """Filled from the request's freshness status (`api.freshness`; None outside a request):
+    the same values as the X-Data-Stale and X-Data-As-Of headers."""
+
+    data_stale: bool | None = Field(
+        default_factory=_data_stale,
+        description="The CRM data is older than allowed (e.g. Salesforce unreachable for an "
+        "hour): the answer comes from the cached store.",
+    )
+    data_as_of: datetime | None = Field(
+        default_factory=_data_as_of, description="When the CRM data was last synced or imported."
+    )
+
+
 # ---- health --------------------------------------------------------------------------------
 
 
@@ -34,6 +62,9 @@ class Readiness(BaseModel):
     checks: dict[str, str] = Field(description="Each check: 'ok' or what is wrong.")
     migration: str | None = Field(None, description="The database's migration revision.")
     model_version: str | None = Field(None, description="The champion model, or 'rules'.")
+    alerts: list[str] = Field(
+        [], description="Stale data, a failed sync, data quality below 90 (not a failed check)."
+    )
 
 
 # ---- deals ---------------------------------------------------------------------------------
@@ -59,7 +90,7 @@ class DealSummary(BaseModel):
     )
 
 
-class DealList(BaseModel):
+class DealList(DataFreshness):
     as_of: datetime
     total: int = Field(description="Deals matching the filters (before paging).")
     limit: int
@@ -106,7 +137,7 @@ class DealScoreOut(BaseModel):
     confidence_factors: dict[str, float] = {}
 
 
-class DealDetail(BaseModel):
+class DealDetail(DataFreshness):
     deal: DealSummary
     as_of: datetime
     score: DealScoreOut
@@ -151,7 +182,7 @@ class PeriodForecast(BaseModel):
     by_manager: list[dict[str, Any]] = []
 
 
-class ForecastOut(BaseModel):
+class ForecastOut(DataFreshness):
     model_config = ConfigDict(extra="allow")
     as_of: datetime
     period_kind: str
@@ -162,7 +193,7 @@ class ForecastOut(BaseModel):
     periods: list[PeriodForecast]
 
 
-class ForecastHistory(BaseModel):
+class ForecastHistory(DataFreshness):
     model_config = ConfigDict(extra="allow")
     period: str
     start: date
@@ -207,7 +238,7 @@ class ScenarioRequest(BaseModel):
     _as_of = field_validator("as_of")(_check_as_of)
 
 
-class ScenarioOut(BaseModel):
+class ScenarioOut(DataFreshness):
     model_config = ConfigDict(extra="allow")
     name: str
     as_of: datetime

@@ -9,7 +9,7 @@ leaves the last committed watermarks, and the overlap plus content-hash upserts 
 re-run idempotent.
 
 Modules: `salesforce_sync_report` (what a sync did), `salesforce_sync_spool` (reads ->
-export-shaped CSVs), `salesforce_sync_store` (deletions, changed deals, watermarks),
+export-shaped CSVs), `salesforce_sync_store` (deletions, watermarks), `affected` (changed deals),
 `salesforce_sync_freshness` (staleness), `salesforce_sync_http` (retries, rate limits),
 `salesforce_sync_config` (settings, auth, field mapping).
 """
@@ -29,10 +29,15 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from sqlalchemy import select
 
-from dealcast.crm import audit
+from dealcast.crm import audit, custom_fields
 from dealcast.crm.export_import import ImportRun, ObjectReport
 from dealcast.crm.records import RECORD_TYPES, SfRecord
-from dealcast.crm.salesforce_sync_config import SalesforceSettings, connect, load_field_map
+from dealcast.crm.salesforce_sync_config import (
+    SalesforceSettings,
+    connect,
+    load_custom_map,
+    load_field_map,
+)
 from dealcast.crm.salesforce_sync_freshness import Freshness, freshness
 from dealcast.crm.salesforce_sync_http import (
     CallMeter,
@@ -45,7 +50,7 @@ from dealcast.crm.salesforce_sync_http import (
 )
 from dealcast.crm.salesforce_sync_report import ObjectSync, SyncReport
 from dealcast.crm.salesforce_sync_spool import fill_missing, soql_datetime, spool_pages, spool_rows
-from dealcast.crm.salesforce_sync_store import changed_opportunities, mark_deleted, save_state
+from dealcast.crm.salesforce_sync_store import custom_deals, mark_deleted, save_state
 from dealcast.crm.schema import salesforce_sync_state
 from dealcast.crm.store import Store
 
@@ -80,6 +85,7 @@ class SalesforceSync:
         self.stats = CallStats()
         self.session = make_session(settings.loopback, settings.timeout, self.meter)
         self.field_map = load_field_map(settings.field_map_file)
+        self.custom_map = load_custom_map(settings.field_map_file)
         self._factory = client_factory or (lambda: connect(self.settings, self.session))
         self._sf: Salesforce | None = None
 
@@ -151,7 +157,9 @@ class SalesforceSync:
 
     def _fields(self, record: type[SfRecord]) -> dict[str, str]:
         mapping = self.field_map.get(record.OBJECT, {})
-        return {f: mapping.get(f, f) for f in record.field_names()}
+        fields = {f: mapping.get(f, f) for f in record.field_names()}
+        extra = custom_fields.query_fields(self.custom_map.get(record.OBJECT, {}))
+        return {**fields, **{k: v for k, v in extra.items() if k not in fields}}
 
     def _fetch(
         self,
@@ -197,6 +205,10 @@ class SalesforceSync:
                 contract = next((f for f, a in result.fields.items() if a == api_name), None)
                 if contract is None:  # SystemModstamp itself: nothing to sync with
                     raise
+                if contract not in record.model_fields:  # custom: its stored values stay
+                    log.warning("schema mismatch: custom field %s.%s is missing", obj, api_name)
+                    del result.fields[contract]
+                    continue
                 message = f"{obj}.{api_name} (for {contract}) is missing in Salesforce"
                 log.warning("schema mismatch: %s; keeping the last known good data", message)
                 result.missing.append(contract)
@@ -272,13 +284,14 @@ class SalesforceSync:
                     )
                     continue
                 report = run.ingest_file(record, sync.path, label=f"salesforce:{record.OBJECT}")
-                gone = mark_deleted(conn, record, sync.deleted_ids, run.import_id)
+                custom_fields.save_values(conn, record.OBJECT, sync.path, run.import_id)
+                gone = mark_deleted(conn, record, sync.deleted_ids, run.import_id, run.changes)
                 report.updated += gone
                 report.deleted += gone
                 deleted += gone
                 reports.append(report)
-                if changed is not None:
-                    changed.update(changed_opportunities(conn, sync, run.import_id))
+            # a deal whose mapped custom fields alone changed is changed too (its features)
+            run.touched_deals |= custom_deals(conn, run.import_id)
             for sync in fetched:
                 if sync.mode == "skipped" or sync.watermark is None:
                     continue
@@ -302,6 +315,9 @@ class SalesforceSync:
                 inputs_hash=audit.hash_inputs(watermarks),
                 outputs=outputs,
             )
+        hit = imported.affected
+        if changed is not None and hit is not None:
+            changed.update(hit.deals)
         usage = (
             (self.meter.used, self.meter.total)
             if self.meter.used is not None and self.meter.total is not None
@@ -320,6 +336,7 @@ class SalesforceSync:
             mismatches=mismatches,
             changed_opportunities=sorted(changed) if changed is not None else None,
             deleted=deleted,
+            people_changed=changed is None or (hit is not None and hit.people),
         )
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from simple_salesforce import Salesforce
 
+from dealcast.crm.custom_fields import CustomMap, parse_custom_map
 from dealcast.crm.records import RECORDS_BY_OBJECT
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,12 @@ class SalesforceSettings(BaseSettings):
     budget_reserve: int = Field(50, description="Calls kept back for other integrations.")
     overlap_seconds: int = Field(300, description="Incremental reads re-read this window.")
     bulk_poll_seconds: float = 0.5
-    field_map_file: Path | None = Field(None, description="YAML: Object: {field: ApiName}.")
+    field_map_file: Path | None = Field(
+        None,
+        description="YAML: Object: {field: ApiName} renames contract fields; a `custom:` "
+        "section maps custom fields to features: custom: {Opportunity: {Budget_Confirmed__c: "
+        "budget_confirmed}}.",
+    )
     stale_after_seconds: int = 3600
 
     def auth_kind(self) -> str:
@@ -111,16 +117,27 @@ def connect(settings: SalesforceSettings, session: requests.Session) -> Salesfor
     )
 
 
-def load_field_map(path: Path | None) -> dict[str, dict[str, str]]:
-    """`{Object: {contract field: Salesforce API name}}`; e.g. `Opportunity: {Amount:
-    Amount__c}`. Fields not listed keep their standard names."""
-    if path is None:
-        return {}
+CUSTOM_SECTION = "custom"
+
+
+def _read_map(path: Path) -> dict[str, Any]:
     raw = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping of objects to field mappings")
+    return raw
+
+
+def load_field_map(path: Path | None) -> dict[str, dict[str, str]]:
+    """`{Object: {contract field: Salesforce API name}}`; e.g. `Opportunity: {Amount:
+    Amount__c}`. Fields not listed keep their standard names. (The `custom:` section is
+    `load_custom_map`'s.)"""
+    if path is None:
+        return {}
+    raw = _read_map(path)
     out: dict[str, dict[str, str]] = {}
     for obj, fields in raw.items():
+        if obj == CUSTOM_SECTION:
+            continue
         record = RECORDS_BY_OBJECT.get(str(obj))
         if record is None:
             raise ValueError(f"{path}: unknown object {obj!r}")
@@ -131,3 +148,12 @@ def load_field_map(path: Path | None) -> dict[str, dict[str, str]]:
                 raise ValueError(f"{path}: {obj} has no contract field {name!r}")
         out[str(obj)] = {str(k): str(v) for k, v in fields.items()}
     return out
+
+
+def load_custom_map(path: Path | None) -> CustomMap:
+    """The field map's `custom:` section: `{Object: {custom field API name: feature}}`,
+    e.g. `custom: {Opportunity: {Budget_Confirmed__c: budget_confirmed}}` (see
+    `crm.custom_fields`)."""
+    if path is None:
+        return {}
+    return parse_custom_map(_read_map(path).get(CUSTOM_SECTION), str(path))

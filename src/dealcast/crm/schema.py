@@ -313,3 +313,33 @@ salesforce_sync_state = Table(
     Column("mode", String(16), nullable=False),  # full | incremental
     Column("fields", JSON, nullable=False),  # last known good mapping: contract -> API name
 )
+
+# CRM fields outside the record contract (custom fields named in the field map), kept
+# point-in-time: a row per value change, known from the record's SystemModstamp when the
+# sync read it (see `crm.custom_fields`). Rows are only appended, never updated.
+crm_custom_value = Table(
+    "crm_custom_value",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("record_id", String(18), nullable=False),
+    Column("feature", String(64), nullable=False),
+    Column("value", Text, nullable=True),
+    Column("known_from", DateTime, nullable=False),
+    Column("import_id", Integer, nullable=False),
+    UniqueConstraint(
+        "object", "feature", "record_id", "known_from", name="uq_crm_custom_value_known"
+    ),
+)
+
+# A lease per job name (`crm.sync_lock`): one sync at a time across server processes and
+# the CLI, on SQLite and PostgreSQL alike. A holder that dies stops renewing and the lease
+# runs out.
+sync_lock = Table(
+    "sync_lock",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select, union_all
 
+from dealcast.crm import custom_fields
 from dealcast.crm.activities import activity_frame
 from dealcast.crm.dedup import normalise_email
 from dealcast.crm.frames import IN_CHUNK
@@ -51,6 +52,8 @@ class FeatureInputs:
     roles: pd.DataFrame  # OpportunityId, ContactId, Role, IsPrimary, CreatedDate
     closes: pd.DataFrame  # deals closed by H: OpportunityId, AccountId, OwnerId, ClosedAt, IsWon
     spells: pd.DataFrame | None = None  # `features.stage_spells(history)`, when precomputed
+    # mapped CRM custom fields known by H (`custom_fields.history`: RecordId, Feature, ...)
+    crm_fields: pd.DataFrame | None = None
 
     @classmethod
     def load(
@@ -108,6 +111,7 @@ class FeatureInputs:
             roles=roles.reset_index(drop=True),
             closes=closes.rename(columns={"Id": "OpportunityId"}).reset_index(drop=True),
             spells=spells,
+            crm_fields=custom_fields.history(store, scoped.as_of, "Opportunity", None, ids),
         )
 
 

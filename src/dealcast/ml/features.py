@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dealcast.crm.custom_fields import truthy
 from dealcast.ml.event_index import EventIndex, seconds
 from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs, stage_spells
 
@@ -36,7 +37,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("pricing_discussions", "emails and notes about price or discounts"),
     Feature("contract_review_started", "legal, contract or security review under way (0/1)"),
     Feature("decision_maker_engaged", "a decision maker or economic buyer is on the deal (0/1)"),
-    Feature("budget_confirmed", "budget confirmed in writing (0/1)"),
+    Feature("budget_confirmed", "budget confirmed in writing or in a mapped CRM field (0/1)"),
     Feature("stage_index", "position of the stage in the sales process"),
     Feature("sf_probability", "the stage's Salesforce probability"),
     Feature("close_date_slips", "times the close date was pushed out"),
@@ -51,6 +52,10 @@ FEATURES: tuple[Feature, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 STATE_COLUMNS = ("StageName", "Amount", "CloseDate", "Probability")
+# 0/1 features a mapped CRM field may also set (field map `custom:` section, e.g.
+# Budget_Confirmed__c -> budget_confirmed): the flag is on when the text signal says so OR
+# the CRM value known at t is true.
+CRM_FLAG_FEATURES = ("budget_confirmed", "contract_review_started", "decision_maker_engaged")
 
 
 def compute(inputs: FeatureInputs, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -88,6 +93,8 @@ def compute(inputs: FeatureInputs, pairs: pd.DataFrame) -> pd.DataFrame:
     f["stage_velocity"] = f["stage_duration_days"] / _typical_stage_days(inputs, out, pairs)
     f.update(_activity_features(inputs, deals, code, t, f["deal_age_days"]))
     f.update(_relationship_features(inputs, deals, code, t))
+    for name, known in _crm_flags(inputs, pairs).items():
+        f[name] = np.maximum(f[name], known)
     features = pd.DataFrame({name: f[name] for name in FEATURE_NAMES})
     state = out[list(STATE_COLUMNS)].reset_index(drop=True)
     return pd.concat([pairs, state, features], axis=1)
@@ -227,3 +234,29 @@ def _relationship_features(
         n_won = np.where(mine >= 0, won_idx.count_between(mine, start, t), 0)
         f[name] = (n_won + prior_won) / (n_closed + prior_n)
     return f
+
+
+def _crm_flags(inputs: FeatureInputs, pairs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per CRM_FLAG_FEATURES name with mapped values: 1.0 where the value known at t (the
+    last row with Known <= t) is true, else 0.0."""
+    crm = inputs.crm_fields
+    out: dict[str, np.ndarray] = {}
+    if crm is None or crm.empty:
+        return out
+    left = pairs.assign(_row=np.arange(len(pairs))).sort_values("AsOf", kind="stable")
+    for name in CRM_FLAG_FEATURES:
+        rows = crm[crm["Feature"] == name]
+        if rows.empty:
+            continue
+        right = pd.DataFrame(
+            {
+                "OpportunityId": rows["RecordId"].to_numpy(object),
+                "_known": rows["Known"].to_numpy("datetime64[ns]"),
+                "_on": [truthy(v) for v in rows["Value"]],
+            }
+        ).sort_values("_known", kind="stable")
+        merged = pd.merge_asof(
+            left, right, left_on="AsOf", right_on="_known", by="OpportunityId"
+        ).sort_values("_row")
+        out[name] = merged["_on"].eq(True).to_numpy(dtype=float)
+    return out
