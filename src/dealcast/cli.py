@@ -62,10 +62,15 @@ def ingest_export(
         report = import_export(
             store, folder, actor=get_settings().actor, as_of=run.as_of, progress=hook
         )
+    from dealcast.refresh import update_search_index
+
+    index = update_search_index(store) if report.rows_written else None
     if run.json:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "search_index": index})
     else:
         cli_render.import_report(report)
+        if index is not None:
+            err.print(f"search index updated: {index}", highlight=False)
 
 
 @app.command("deals")

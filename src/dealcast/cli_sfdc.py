@@ -127,8 +127,11 @@ def cmd_ingest_salesforce(
             forecast_kinds=kinds,
             fiscal_start_month=settings.fiscal_start_month,
         )
+    from dealcast.refresh import update_search_index
+
+    index = update_search_index(store)
     if run.json:
-        emit_json({**report.as_dict(), "refresh": refreshed})
+        emit_json({**report.as_dict(), "refresh": refreshed, "search_index": index})
         return
     for obj in report.objects:
         err.print(

@@ -19,6 +19,7 @@ changed (the teams of the roll-ups follow User.ManagerId); otherwise it does not
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -35,6 +36,7 @@ from dealcast.sim.pipeline import check_request, payload_for
 from dealcast.sim.snapshots import save_forecast
 from dealcast.sim.stored_scores import latest_probabilities
 
+log = logging.getLogger(__name__)
 DEFAULT_PERIODS = 2  # the current and the next period, as `dealcast forecast` does
 
 
@@ -183,3 +185,18 @@ def _summary(payload: dict[str, Any]) -> dict[str, Any]:
             for p in payload["periods"]
         ],
     }
+
+
+def update_search_index(store: Store) -> dict[str, Any] | None:
+    """After an ingest or a sync: embed the new or changed activities into the search index,
+    when the store has one (None otherwise: a first build is an explicit `dealcast index`).
+    The import is already committed, so a failure here is reported, not raised: the index
+    catches up at the next update."""
+    from dealcast.rag.index import refresh_index  # Chroma + ONNX Runtime: only when used
+
+    try:
+        report = refresh_index(store)
+    except Exception as exc:
+        log.warning("search index update failed: %s", exc, exc_info=True)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return None if report is None else report.as_dict()

@@ -185,10 +185,13 @@ class SyncScheduler:
         return sync.run("full" if mode == "full" else "auto", as_of=now)
 
     def _refresh(self, report: SyncReport, now: datetime) -> dict[str, Any]:
-        from dealcast.refresh import refresh_after_sync  # scoring and simulation: heavy
+        from dealcast.refresh import (  # scoring and simulation: heavy
+            refresh_after_sync,
+            update_search_index,
+        )
 
         try:
-            return refresh_after_sync(
+            out = refresh_after_sync(
                 self.store,
                 report,
                 as_of=now,
@@ -198,6 +201,8 @@ class SyncScheduler:
         except Exception as exc:
             self._audit_failure("refresh", exc, now)
             raise
+        # after the forecast: fresh numbers first, then the searchable text catches up
+        return {**out, "search_index": update_search_index(self.store)}
 
     def _audit_failure(self, stage: str, exc: Exception, now: datetime) -> None:
         try:

@@ -67,6 +67,11 @@ class ImportReport:
         return sum(o.rows for o in self.objects)
 
     @property
+    def rows_written(self) -> int:
+        """Rows inserted, updated or deleted (0: the store did not change)."""
+        return sum(o.inserted + o.updated + o.deleted for o in self.objects)
+
+    @property
     def quarantined(self) -> int:
         return sum(o.quarantined for o in self.objects)
 

@@ -77,6 +77,29 @@ def open_collection(store: Store, *, path: Path | None = None, client: Any = Non
     )
 
 
+def index_exists(store: Store) -> bool:
+    """Does the store have an index? Checked without creating one (no folder, no empty
+    collection), so an unindexed deployment or test leaves nothing behind."""
+    settings = get_settings()
+    folder = settings.chroma_path or settings.data_dir / "chroma"
+    if not settings.chroma_host and not Path(folder).exists():
+        return False
+    try:
+        chroma_client().get_collection(collection_name(store))
+    except Exception:  # chromadb raises NotFoundError/ValueError by version: no index
+        return False
+    return True
+
+
+def refresh_index(store: Store) -> IndexReport | None:
+    """After an ingest or a sync: bring an EXISTING index up to date (only new or changed
+    activities are embedded). None when the store has no index: building one is an explicit
+    `dealcast index`, since a first build takes minutes to hours."""
+    if not index_exists(store):
+        return None
+    return update_index(store)
+
+
 def index_version(collection: Any) -> str:
     return str((collection.metadata or {}).get("index_version", "empty"))
 
@@ -138,7 +161,7 @@ def update_index(
 def _embed_and_write(col: Any, docs: list[Document], progress: Progress | None) -> float:
     """Embed in large groups (the embedder sorts a group by length, so bigger groups pad
     less) and write in Chroma-sized batches."""
-    embed = MiniLmEmbeddingFunction().embedder.embed
+    embed = MiniLmEmbeddingFunction(threads=get_settings().rag_index_threads).embedder.embed
     spent, done = 0.0, 0
     for start in range(0, len(docs), EMBED_GROUP):
         group = docs[start : start + EMBED_GROUP]

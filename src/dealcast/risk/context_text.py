@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 
 import pandas as pd
 
@@ -107,9 +108,15 @@ def colliding_names(people: pd.Series, signals: TextSignals) -> list[str]:
     names = people.dropna().astype(str).str.split().str.join(" ").str.strip()
     names = names[names.str.contains(" ")].drop_duplicates()
     tokens = {t for name in names for t in name.split()}
-    patterns = [signals.compiled(s) for s in SIGNALS]
-    bad = {t for t in tokens if any(p.fullmatch(t) for p in patterns)}
+    bad = {t for t in tokens if _signal_word(signals, t)}
     return sorted(n for n in names if bad.intersection(n.split()))
+
+
+@lru_cache(maxsize=200_000)
+def _signal_word(signals: TextSignals, token: str) -> bool:
+    """A name token some signal pattern matches on its own. Memoised: every risk load checks
+    every person's name in the org, and names rarely change (TextSignals is hashable)."""
+    return any(signals.compiled(s).fullmatch(token) for s in SIGNALS)
 
 
 def mask_people(texts: pd.Series, people: pd.Series, signals: TextSignals) -> pd.Series:

@@ -14,23 +14,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from langchain_core.tools import InjectedToolArg, tool
 
-from dealcast.config import get_settings
 from dealcast.crm.store import Store
 from dealcast.jsonable import to_jsonable
 from dealcast.rag.agentic import RagContext, run_rag
 from dealcast.rag.grading import Ask
 from dealcast.safety.ids import id_key
 from dealcast.safety.policy import SEES_ALL_DEALS, Caller, Visibility
-from dealcast.tools.store import cached
+from dealcast.tools.cache import AsOfCache
 
 K = 8
 NOT_INDEXED = "the CRM activity is not indexed yet (run `dealcast index`)"
 _LOCK = threading.Lock()
+# read-only lookups, reused within the hour for the same data version (see tools.cache)
+_OWNERS: AsOfCache[list[str]] = AsOfCache("rag visible owners", maxsize=64)
+_DEAL_NAMES: AsOfCache[dict[str, str]] = AsOfCache("rag deal names", maxsize=4)
 _RETRIEVERS: dict[str, Any] = {}
 # the search words behind each detected risk (for "why is <deal> at risk?")
 RISK_QUERY = {
@@ -50,22 +51,6 @@ def _url(store: Store) -> str:
     return str(store.engine.url)
 
 
-def index_exists(store: Store) -> bool:
-    """Does the store have an index? Checked without creating one (no folder, no empty
-    collection) so an unindexed deployment or test leaves nothing behind."""
-    from dealcast.rag.index import chroma_client, collection_name
-
-    settings = get_settings()
-    folder = settings.chroma_path or settings.data_dir / "chroma"
-    if not settings.chroma_host and not Path(folder).exists():
-        return False
-    try:
-        chroma_client().get_collection(collection_name(store))
-    except Exception:  # chromadb raises NotFoundError/ValueError by version: no index
-        return False
-    return True
-
-
 def retriever_for(store: Store) -> Any | None:
     """The store's retriever (kept for the process: it follows index updates itself), or
     None when the store has no index yet."""
@@ -76,6 +61,8 @@ def retriever_for(store: Store) -> Any | None:
         found = _RETRIEVERS.get(url)
     if found is not None:
         return found
+    from dealcast.rag.index import index_exists
+
     if not index_exists(store):
         return None
     opened = open_retriever(store, update=False)
@@ -93,21 +80,21 @@ def visible_owners(
     if caller.role in SEES_ALL_DEALS:
         return None
 
-    def build() -> list[str]:
-        users = store.as_of(as_of).users()
+    def build(t: datetime) -> list[str]:
+        users = store.as_of(t).users()
         vis = Visibility.from_users(users, caller)
         ids = {str(u) for u in users["Id"] if isinstance(u, str) and id_key(u) in vis.owners}
         return sorted(ids | ({user_id} if id_key(user_id) in vis.owners else set()))
 
-    return cached(("rag-owners", _url(store), as_of, user_id, role), build)
+    return list(_OWNERS.get(store, as_of, (user_id, role), build))
 
 
 def _deal_names(store: Store, as_of: datetime) -> dict[str, str]:
-    def build() -> dict[str, str]:
-        opps = store.as_of(as_of).opportunities()
+    def build(t: datetime) -> dict[str, str]:
+        opps = store.as_of(t).opportunities()
         return {str(i): str(n) for i, n in zip(opps["Id"], opps["Name"], strict=True)}
 
-    return cached(("rag-deal-names", _url(store), as_of), build)
+    return _DEAL_NAMES.get(store, as_of, (), build)
 
 
 def signals_of(outputs: Sequence[Mapping[str, Any]], deal_ids: Sequence[str]) -> list[str]:
