@@ -131,6 +131,9 @@ def test_renamed_custom_field_keeps_stored_values(emu: Emulator, tmp_path: Path)
     mapping.write_text("custom:\n  Opportunity:\n    Gone__c: budget_confirmed\n")
     report = syncer(store, emu, field_map_file=mapping).run()
     assert report.imported.quarantined == 0 and _rows(store) == []
+    # logged, kept syncing, and flagged like a missing contract field
+    assert report.mismatches == ["Opportunity.Gone__c"]
+    assert report.flagged
 
 
 def test_custom_stage_picklist_through_the_sync(emu: Emulator, tmp_path: Path) -> None:

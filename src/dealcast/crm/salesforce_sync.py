@@ -207,6 +207,7 @@ class SalesforceSync:
                     raise
                 if contract not in record.model_fields:  # custom: its stored values stay
                     log.warning("schema mismatch: custom field %s.%s is missing", obj, api_name)
+                    result.missing_custom.append(api_name)
                     del result.fields[contract]
                     continue
                 message = f"{obj}.{api_name} (for {contract}) is missing in Salesforce"
@@ -259,7 +260,7 @@ class SalesforceSync:
         self, fetched: list[ObjectSync], mode: str, as_of: datetime, started: float, spool: Path
     ) -> SyncReport:
         by_object = {f.object: f for f in fetched}
-        mismatches = [f"{f.object}.{m}" for f in fetched for m in f.missing]
+        mismatches = [f"{f.object}.{m}" for f in fetched for m in [*f.missing, *f.missing_custom]]
         changed: set[str] | None = (
             None if mode == "full" or any(f.mode == "full" for f in fetched) else set()
         )

@@ -16,6 +16,8 @@ class ObjectSync:
     mode: str  # full | incremental | skipped
     fields: dict[str, str]  # contract field -> API name actually read
     missing: list[str] = field(default_factory=list)  # contract fields the org lacks now
+    # mapped custom fields the org lacks now (API names); their stored values stay
+    missing_custom: list[str] = field(default_factory=list)
     records: int = 0
     deleted_ids: list[str] = field(default_factory=list)
     watermark: datetime | None = None
@@ -63,6 +65,7 @@ class SyncReport:
                     "mode": o.mode,
                     "records": o.records,
                     "missing_fields": o.missing,
+                    "missing_custom_fields": o.missing_custom,
                     "deleted_ids": len(o.deleted_ids),
                     "watermark": o.watermark.isoformat() if o.watermark else None,
                     "error": o.error,
