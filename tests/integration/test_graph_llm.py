@@ -9,16 +9,12 @@ import asyncio
 import html
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -30,6 +26,7 @@ from dealcast.prompts.narration import NARRATE_SYSTEM
 from dealcast.tools.store import close_stores
 from tests.demo_org import DemoOrg, copy_store
 from tests.graph.conftest import Chat, context
+from tests.integration.llm_stub import completion, serve
 
 KEYSTONE = "006L000000000ECIAY"  # Keystonepoint - New Business (325 seats)
 INVENTED = "Between us, I would bet on $9.87M by the end of the quarter."
@@ -119,32 +116,13 @@ async def completions(request: Request) -> Any:
         error = {"error": {"message": "scripted failure", "type": "server_error"}}
         return JSONResponse(error, behaviour["status"])
     message, finish = _message(behaviour, body)
-    return {
-        "id": "chatcmpl-stub",
-        "object": "chat.completion",
-        "created": 0,
-        "model": body["model"],
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
+    return completion(body["model"], message, finish)
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -23,6 +19,7 @@ from dealcast.llm.chat import build_chat
 from dealcast.llm.text_analyzer import TextSignalAnalyzer
 from dealcast.prompts.text_signals import TEXT_SIGNALS_SYSTEM
 from dealcast.risk.text_patterns import SIGNALS, TextSignals
+from tests.integration.llm_stub import serve
 
 PRICING = "Hi Sam, can you do 15% off if we sign for two years? Thanks, Ana"
 MEETING = "Could we move our call to Thursday at 3pm? Something came up."
@@ -80,21 +77,8 @@ async def completions(request: Request) -> Any:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture

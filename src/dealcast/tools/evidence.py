@@ -218,11 +218,19 @@ def search_evidence_impl(
                 for p in out.get("passages") or []
             ],
             "signals": signals_of(tool_outputs, deal_ids),
-            "grounding": out.get("grounding") or {},
+            "grounding": grounding_summary(out.get("grounding") or {}),
             "queries": out.get("queries") or [],
             "notes": out.get("notes") or [],
         }
     )
+
+
+def grounding_summary(grounding: Mapping[str, Any]) -> dict[str, Any]:
+    """The grounding check without the text of the claims it removed: this output is fed
+    to the narration prompt and counts as fact for the evaluator, so a removed (invented or
+    injected) claim must not come back through it."""
+    out = {k: v for k, v in grounding.items() if k != "unsupported"}
+    return out | {"removed": len(grounding.get("unsupported") or [])} if grounding else out
 
 
 @tool

@@ -32,6 +32,9 @@ async def answer(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]
         "partial": bool(missing),
         "missing": missing,
     }
+    evidence_fallbacks = _evidence_fallbacks(results)
+    if evidence_fallbacks:  # the evidence worker cannot write `fallbacks` itself
+        update["fallbacks"] = [*(state.get("fallbacks") or []), *evidence_fallbacks]
     llm = llm_for(ctx)
     if llm is None or not should_narrate(state):
         return update
@@ -40,8 +43,21 @@ async def answer(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]
     except LLMUnavailable as exc:
         turn = state.get("turn") or 0
         update["flags"] = [f"turn {turn}: answer: LLM narration failed ({exc.reason}); template"]
-        update["fallbacks"] = [*(state.get("fallbacks") or []), f"answer: template ({exc.reason})"]
+        done = update.get("fallbacks", state.get("fallbacks") or [])
+        update["fallbacks"] = [*done, f"answer: template ({exc.reason})"]
         return update
     update["answer"] = with_partial(text, missing)
     update["answer_source"] = "llm"
     return update
+
+
+def _evidence_fallbacks(results: dict[str, Any]) -> list[str]:
+    """The evidence subgraph's LLM fallbacks ("grade: LLM not used (...); rules"), from its
+    tool output's notes, as this turn's fallbacks ("evidence: grade: ...")."""
+    out: list[str] = []
+    for result in results.values():
+        if result.get("kind") != "evidence" or not result.get("ok"):
+            continue
+        notes = (result.get("output") or {}).get("notes") or []
+        out += [f"evidence: {n}" for n in notes if "LLM not used" in str(n)]
+    return out
