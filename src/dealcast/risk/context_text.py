@@ -105,11 +105,16 @@ _NOT_AFFIRMED = re.compile(
 
 def colliding_names(people: pd.Series, signals: TextSignals) -> list[str]:
     """Full names ("First Last") with a token that a signal pattern matches on its own."""
-    names = people.dropna().astype(str).str.split().str.join(" ").str.strip()
-    names = names[names.str.contains(" ")].drop_duplicates()
-    tokens = {t for name in names for t in name.split()}
-    bad = {t for t in tokens if _signal_word(signals, t)}
-    return sorted(n for n in names if bad.intersection(n.split()))
+    return list(_colliding(tuple(people.dropna().astype(str)), signals))
+
+
+@lru_cache(maxsize=16)
+def _colliding(people: tuple[str, ...], signals: TextSignals) -> tuple[str, ...]:
+    # memoised on the names themselves: every single-deal risk load passes the org's people
+    names = {" ".join(p.split()) for p in people}
+    names = {n for n in names if " " in n}
+    bad = {t for t in {t for n in names for t in n.split()} if _signal_word(signals, t)}
+    return tuple(sorted(n for n in names if bad.intersection(n.split())))
 
 
 @lru_cache(maxsize=200_000)

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from dealcast.graph.planning.text import normalise, words
@@ -57,12 +58,20 @@ class DealMatch:
         return bool(self.candidates)
 
 
+@lru_cache(maxsize=65_536)
 def _similar(a: str, b: str) -> float:
+    """difflib's ratio when it can reach FUZZY, else 0.0 (callers only compare with FUZZY).
+    Every turn compares the request's words with every open deal's account words, so the
+    cheap upper bounds go first and pairs are memoised across turns."""
     if a == b:
         return 1.0
-    if len(a) < MIN_TOKEN or len(b) < MIN_TOKEN:
+    la, lb = len(a), len(b)
+    if la < MIN_TOKEN or lb < MIN_TOKEN or 2 * min(la, lb) / (la + lb) < FUZZY:
         return 0.0
-    return SequenceMatcher(None, a, b).ratio()
+    matcher = SequenceMatcher(None, a, b)
+    if matcher.real_quick_ratio() < FUZZY or matcher.quick_ratio() < FUZZY:
+        return 0.0
+    return matcher.ratio()
 
 
 class DealIndex:
