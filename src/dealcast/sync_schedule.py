@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from dealcast.api.freshness import EXTRAS_KEY, FreshnessMonitor
 from dealcast.config import Settings
 from dealcast.crm.salesforce_sync import SalesforceSync, SyncReport
-from dealcast.crm.salesforce_sync_config import SalesforceSettings
+from dealcast.crm.salesforce_sync_config import SalesforceSettings, salesforce_configured
 from dealcast.crm.salesforce_sync_http import RetryPolicy
 from dealcast.crm.schema import salesforce_sync_state
 from dealcast.crm.store import Store
@@ -54,14 +54,6 @@ EARLY_SLACK = timedelta(minutes=1)
 class SchedulerStopped(BaseException):
     """Raised inside a sync's backoff sleep when the server shuts down (a BaseException,
     so the sync rolls back without recording a failure: nothing failed)."""
-
-
-def salesforce_configured(sfdc: SalesforceSettings) -> bool:
-    try:
-        sfdc.auth_kind()
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass

@@ -111,7 +111,7 @@ def test_transient_error_retried_then_recorded(
         calls["n"] += 1
         raise TransientToolError("database is busy")
 
-    monkeypatch.setattr("dealcast.graph.nodes.ingestion.data_freshness_impl", flaky)
+    monkeypatch.setattr("dealcast.graph.nodes.ingestion.refresh_data_impl", flaky)
     chat = Chat(context(org_url), thread="retry", retry=transient_retry(initial_interval=0.01))
     state = chat.ask("is the data fresh?")
     assert calls["n"] == 3
@@ -122,7 +122,7 @@ def test_timeout_is_recorded(org_url: str, monkeypatch: pytest.MonkeyPatch) -> N
     import time
 
     monkeypatch.setattr(
-        "dealcast.graph.nodes.ingestion.data_freshness_impl", lambda *a, **k: time.sleep(1.0)
+        "dealcast.graph.nodes.ingestion.refresh_data_impl", lambda *a, **k: time.sleep(1.0)
     )
     state = Chat(context(org_url, node_timeout_s=0.2), thread="slow").ask("is the data fresh?")
     assert state["missing"] == ["data freshness (timed out after 0.2s)"]

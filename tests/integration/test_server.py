@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -16,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from dealcast.api import forecasts as forecasts_api
 from dealcast.api.auth import ApiKeys, load_api_keys
 from dealcast.config import Settings
 from dealcast.crm.db import make_engine
@@ -327,9 +330,21 @@ def test_chat_thread_review_resume_and_stream(org: Org) -> None:
         assert events[0] == "thread" and "progress" in events and events[-1] == "message"
 
 
-def test_blocking_work_leaves_the_event_loop_free(org: Org) -> None:
-    """A forecast (pandas, numpy, SQL) runs in a worker thread: /healthz answers meanwhile."""
+def test_blocking_work_leaves_the_event_loop_free(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forecast (pandas, numpy, SQL) runs in a worker thread: /healthz answers meanwhile.
+    The forecast is held until /healthz has answered, so the check does not depend on how
+    fast either one is (a forecast cached by an earlier test would otherwise finish first)."""
     body = {"period": "quarter", "periods": 2, "n_sims": 2000, "as_of": DAY}
+    answered = threading.Event()
+    real = forecasts_api.run_forecast
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        assert answered.wait(30), "/healthz did not answer while the forecast was running"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forecasts_api, "run_forecast", held)
 
     async def run() -> None:
         transport = httpx.ASGITransport(app=org.client.app)
@@ -337,9 +352,10 @@ def test_blocking_work_leaves_the_event_loop_free(org: Org) -> None:
             slow = asyncio.create_task(
                 client.post("/v1/forecasts", json=body, headers=h("admin"), timeout=120)
             )
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.1)
             assert (await client.get("/healthz")).status_code == 200
-            assert not slow.done()  # answered while the forecast was still running
+            assert not slow.done()  # held until now: /healthz answered while it ran
+            answered.set()
             assert (await slow).status_code == 200
 
     asyncio.run(run())

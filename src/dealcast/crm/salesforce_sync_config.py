@@ -71,6 +71,15 @@ class SalesforceSettings(BaseSettings):
         return self.auth_kind() != "session"
 
 
+def salesforce_configured(sfdc: SalesforceSettings) -> bool:
+    """Are credentials for one of the authentication flows set?"""
+    try:
+        sfdc.auth_kind()
+    except ValueError:
+        return False
+    return True
+
+
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 

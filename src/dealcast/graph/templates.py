@@ -426,10 +426,25 @@ def render_refresh(results: Mapping[str, Any]) -> Rendered:
             f"Data as of {str(f['as_of'])[:10]}: last {f['last_import_kind']} import finished "
             f"{str(f['last_import_finished_at'])[:16].replace('T', ' ')}, data quality "
             f"{f['quality_score']} of 100{flag}. Newest opportunity change: "
-            f"{str(f['newest_change_at'])[:10]} ({f['data_age_days']} days before the as-of time). "
-            "No sync was started: this store is refreshed by imports."
+            f"{str(f['newest_change_at'])[:10]} ({f['data_age_days']} days before the as-of time)."
         )
+    text += " " + _sync_line(f.get("sync"))
     return Rendered(text, {"intent": "refresh", "freshness": f})
+
+
+def _sync_line(sync: Mapping[str, Any] | None) -> str:
+    if not sync:
+        return "No sync was started: the question is about a past date."
+    if not sync.get("attempted"):
+        return f"No sync was started: {sync.get('reason')}."
+    if not sync.get("ok"):
+        return f"A Salesforce sync was tried: {sync.get('reason')}."
+    changed = sync.get("changed_deals")
+    what = "every deal (a full sync)" if changed is None else f"{changed} changed deals"
+    return (
+        f"Synced with Salesforce just now ({sync.get('api_calls')} API calls): {what}, "
+        f"{sync.get('rescored', 0)} rescored."
+    )
 
 
 def render_reply(reply: Mapping[str, Any]) -> Rendered:

@@ -1,9 +1,10 @@
-"""Ingestion tool: how fresh and how good the stored CRM data is (no sync is started here)."""
+"""Ingestion tool: how fresh and how good the stored CRM data is, after a Salesforce sync
+when the user asked for one or the synced data is stale (`sync_on_demand`)."""
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from langchain_core.tools import InjectedToolArg, tool
@@ -22,6 +23,21 @@ FRESHNESS: AsOfCache[dict[str, Any]] = AsOfCache("freshness", maxsize=8, copy=co
 def data_freshness_impl(store: Store, as_of: datetime) -> dict[str, Any]:
     """Cached (tools.cache): `as_of` and `data_age_days` say as of when it was measured."""
     return FRESHNESS.get(store, as_of, (), lambda t: _freshness(store, t))
+
+
+def refresh_data_impl(store: Store, as_of: datetime, *, asked: bool = False) -> dict[str, Any]:
+    """Freshness, after a sync when one is due (see `dealcast.sync_on_demand`). Only a run as
+    of now syncs: a past as-of reads the store point-in-time and a sync cannot change it."""
+    sync: dict[str, Any] | None = None
+    if _is_now(as_of):
+        from dealcast.sync_on_demand import sync_on_demand
+
+        sync = sync_on_demand(store, asked=asked)
+    return {**data_freshness_impl(store, as_of), "sync": sync}
+
+
+def _is_now(as_of: datetime) -> bool:
+    return abs((datetime.now(UTC).replace(tzinfo=None) - as_of).total_seconds()) < 120
 
 
 def _freshness(store: Store, as_of: datetime) -> dict[str, Any]:

@@ -174,7 +174,8 @@ def plan_request(
         plan = _list_plan(text, directory, reps.user_ids)
         new_focus["owner_ids"] = reps.user_ids
     elif intent == "refresh":
-        plan = [_refresh()]
+        asked = bool(re.search(r"\b(re)?sync|\brefresh|\bpull\b|\bupdate the data\b", text.lower()))
+        plan = [_task("refresh", "refresh", {"sync": True} if asked else {})]
     else:  # what_if
         planned = _what_if_plan(
             text, directory, index, deal_ids, reps.user_ids, stages, as_of, fiscal_start_month
