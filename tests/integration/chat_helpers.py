@@ -1,5 +1,5 @@
-"""Helpers shared by the chat server tests: cut a turn short as a crash would, and count
-what a scoring step leaves behind."""
+"""Helpers shared by the chat server tests: who plays which caller, cut a turn short as a
+crash would, and count what a scoring step leaves behind."""
 
 from __future__ import annotations
 
@@ -11,6 +11,19 @@ from sqlalchemy import func, select
 
 from dealcast.crm.schema import prediction
 from dealcast.crm.store import Store
+
+
+def callers(store: Store, as_of: Any) -> dict[str, str]:
+    """User ids for the roles the tests play: `rep` (fewest open deals), `rep2` (most), `top`
+    (a manager at the top of the hierarchy)."""
+    snap = store.as_of(as_of)
+    by_owner = snap.open_opportunities()["OwnerId"].value_counts()
+    users = snap.users()
+    return {
+        "rep": str(by_owner.index[-1]),
+        "rep2": str(by_owner.index[0]),
+        "top": str(users[users["ManagerId"].isna()]["Id"].iloc[0]),
+    }
 
 
 def counts(store: Store) -> tuple[int, int]:

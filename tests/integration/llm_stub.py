@@ -36,6 +36,24 @@ def serve(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
+def message_for(behaviour: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(assistant message, finish reason) for a scripted behaviour: `tool_calls` [(name,
+    arguments json)], `refusal` text, or `content` (text, or a function of the request)."""
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    if "tool_calls" in behaviour:
+        message["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(behaviour["tool_calls"])
+        ]
+        return message, "tool_calls"
+    if "refusal" in behaviour:
+        message["refusal"] = behaviour["refusal"]
+        return message, "stop"
+    content = behaviour["content"]
+    message["content"] = content(body) if callable(content) else content
+    return message, "stop"
+
+
 def completion(model: str, message: dict[str, Any], finish: str) -> dict[str, Any]:
     """A chat.completion response body holding one choice."""
     return {

@@ -44,6 +44,19 @@ def emu(sfdc_export: Path) -> Iterator[Emulator]:
     e.stop()
 
 
+def set_sfdc_env(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `DEALCAST_SFDC_*` (what `SalesforceSettings()` reads) at the emulator."""
+    for key, value in {
+        "USERNAME": CREDS.username,
+        "PASSWORD": CREDS.password,
+        "SECURITY_TOKEN": CREDS.security_token,
+        "LOOPBACK": emu.url,
+        "BULK_POLL_SECONDS": "0.01",
+        "TIMEOUT": "5",
+    }.items():
+        monkeypatch.setenv(f"DEALCAST_SFDC_{key}", value)
+
+
 def settings(emu: Emulator, **overrides: Any) -> SalesforceSettings:
     values: dict[str, Any] = {
         "username": CREDS.username,

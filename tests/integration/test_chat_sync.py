@@ -17,21 +17,18 @@ from dealcast.crm.store import Store
 from dealcast.graph.circuit import reset_breakers
 from dealcast.tools.store import close_stores
 from tests.graph.conftest import Chat, context
-from tests.integration.sfdc_fixtures import CREDS, emulator, open_store, sfdc_export  # noqa: F401
+from tests.integration.sfdc_fixtures import (  # noqa: F401
+    emulator,
+    open_store,
+    set_sfdc_env,
+    sfdc_export,
+)
 
 
 @pytest.fixture
 def sfdc(sfdc_export: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:  # noqa: F811
     emu = emulator(sfdc_export)
-    for key, value in {
-        "USERNAME": CREDS.username,
-        "PASSWORD": CREDS.password,
-        "SECURITY_TOKEN": CREDS.security_token,
-        "LOOPBACK": emu.url,
-        "BULK_POLL_SECONDS": "0.01",
-        "TIMEOUT": "5",
-    }.items():
-        monkeypatch.setenv(f"DEALCAST_SFDC_{key}", value)
+    set_sfdc_env(emu, monkeypatch)
     get_settings.cache_clear()
     reset_breakers()
     yield emu

@@ -26,7 +26,7 @@ from dealcast.prompts.narration import NARRATE_SYSTEM
 from dealcast.tools.store import close_stores
 from tests.demo_org import DemoOrg, copy_store
 from tests.graph.conftest import Chat, context
-from tests.integration.llm_stub import completion, serve
+from tests.integration.llm_stub import completion, message_for, serve
 
 KEYSTONE = "006L000000000ECIAY"  # Keystonepoint - New Business (325 seats)
 INVENTED = "Between us, I would bet on $9.87M by the end of the quarter."
@@ -81,22 +81,6 @@ def say(text: str | Callable[[dict[str, Any]], str]) -> Behaviour:
     return {"content": text}
 
 
-def _message(behaviour: Behaviour, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
-    if "tool_calls" in behaviour:
-        message["tool_calls"] = [
-            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
-            for i, (n, a) in enumerate(behaviour["tool_calls"])
-        ]
-        return message, "tool_calls"
-    if "refusal" in behaviour:
-        message["refusal"] = behaviour["refusal"]
-        return message, "stop"
-    content = behaviour["content"]
-    message["content"] = content(body) if callable(content) else content
-    return message, "stop"
-
-
 @app.post("/v1/chat/completions")
 async def completions(request: Request) -> Any:
     body = await request.json()
@@ -115,7 +99,7 @@ async def completions(request: Request) -> Any:
     if "status" in behaviour:
         error = {"error": {"message": "scripted failure", "type": "server_error"}}
         return JSONResponse(error, behaviour["status"])
-    message, finish = _message(behaviour, body)
+    message, finish = message_for(behaviour, body)
     return completion(body["model"], message, finish)
 
 

@@ -33,7 +33,7 @@ from dealcast.rag.retriever import Retriever, open_retriever
 from dealcast.tools.store import close_stores
 from tests.crm.export_builder import write_object
 from tests.graph.conftest import Chat, context
-from tests.integration.llm_stub import completion, serve
+from tests.integration.llm_stub import completion, message_for, serve
 from tests.rag.org import AS_OF as TINY_AS_OF
 from tests.rag.org import O1, sfid, write_tiny_export
 
@@ -134,19 +134,6 @@ DEFAULTS: dict[str, Behaviour] = {
 }
 
 
-def _message(behaviour: Behaviour, body: Body) -> tuple[dict[str, Any], str]:
-    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
-    if "tool_calls" in behaviour:
-        message["tool_calls"] = [
-            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
-            for i, (n, a) in enumerate(behaviour["tool_calls"])
-        ]
-        return message, "tool_calls"
-    content = behaviour["content"]
-    message["content"] = content(body) if callable(content) else content
-    return message, "stop"
-
-
 @app.post("/v1/chat/completions")
 async def completions(request: Request) -> Any:
     body = await request.json()
@@ -161,7 +148,7 @@ async def completions(request: Request) -> Any:
         return JSONResponse(error, behaviour["status"])
     if "raw" in behaviour:  # not an OpenAI response at all
         return JSONResponse(behaviour["raw"])
-    message, finish = _message(behaviour, body)
+    message, finish = message_for(behaviour, body)
     return completion(body["model"], message, finish)
 
 

@@ -23,7 +23,7 @@ from dealcast.crm.store import Store
 from dealcast.graph.checkpoint import CHECKPOINT_APP
 from dealcast.server import create_app
 from tests.demo_org import AS_OF, DemoOrg
-from tests.integration.chat_helpers import counts, cut_short
+from tests.integration.chat_helpers import callers, counts, cut_short
 from tests.integration.conftest import PG_DSN, PG_URL, _require_postgres
 from tests.integration.serve_process import ServerProcess
 
@@ -71,12 +71,9 @@ def pg(demo_org: DemoOrg, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     mp = pytest.MonkeyPatch()
     try:
         import_export(store, demo_org.folder, actor="test", as_of=AS_OF)
-        snap = store.as_of(AS_OF)
-        deals = snap.open_opportunities()
-        users = snap.users()
-        by_owner = deals["OwnerId"].value_counts()
-        rep, rep2 = str(by_owner.index[-1]), str(by_owner.index[0])
-        top = str(users[users["ManagerId"].isna()]["Id"].iloc[0])
+        deals = store.as_of(AS_OF).open_opportunities()
+        who = callers(store, AS_OF)
+        rep, rep2, top = who["rep"], who["rep2"], who["top"]
         keys = {
             KEY["rep"]: {"user_id": rep, "role": "rep"},
             KEY["rep2"]: {"user_id": rep2, "role": "rep"},

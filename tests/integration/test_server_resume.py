@@ -26,7 +26,7 @@ from dealcast.server import create_app
 from dealcast.tools.store import close_stores
 from tests.demo_org import AS_OF, DemoOrg, copy_store
 from tests.integration import chat_helpers
-from tests.integration.chat_helpers import counts
+from tests.integration.chat_helpers import callers, counts
 from tests.integration.serve_process import ServerProcess
 
 DAY = AS_OF.date().isoformat()
@@ -148,12 +148,8 @@ class Api:
 def api(demo_org: DemoOrg, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("resume")
     store = copy_store(demo_org.store, tmp / "org.db")
-    snap = store.as_of(AS_OF)
-    deals = snap.open_opportunities()
-    users = snap.users()
-    by_owner = deals["OwnerId"].value_counts()
-    rep, rep2 = str(by_owner.index[-1]), str(by_owner.index[0])
-    top = str(users[users["ManagerId"].isna()]["Id"].iloc[0])
+    who = callers(store, AS_OF)
+    rep, rep2, top = who["rep"], who["rep2"], who["top"]
     keys = {
         KEY["rep"]: {"user_id": rep, "role": "rep"},
         KEY["rep2"]: {"user_id": rep2, "role": "rep"},
@@ -166,6 +162,7 @@ def api(demo_org: DemoOrg, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         checkpoint_url=f"sqlite:///{tmp / 'threads.db'}",
         chat_review_interrupt=True,
     )
+    deals = store.as_of(AS_OF).open_opportunities()
     deal = str(deals[deals["OwnerId"] == rep]["Id"].iloc[0])
     with TestClient(create_app(settings, store=store, api_keys=keys)) as client:
         yield Api(client, store, rep, top, deal)

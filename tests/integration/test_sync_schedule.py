@@ -26,11 +26,11 @@ from dealcast.crm.store import Store
 from dealcast.server import create_app
 from dealcast.sync_schedule import SyncScheduler
 from tests.integration.sfdc_fixtures import (
-    CREDS,
     emu,
     emulator,
     fast_policy,
     open_store,
+    set_sfdc_env,
     settings,
     sfdc_export,
     synced_base,
@@ -197,15 +197,7 @@ def test_stop_ends_a_sync_waiting_in_backoff(
 
 @pytest.fixture
 def sfdc_env(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    for key, value in {
-        "USERNAME": CREDS.username,
-        "PASSWORD": CREDS.password,
-        "SECURITY_TOKEN": CREDS.security_token,
-        "LOOPBACK": emu.url,
-        "BULK_POLL_SECONDS": "0.01",
-        "TIMEOUT": "5",
-    }.items():
-        monkeypatch.setenv(f"DEALCAST_SFDC_{key}", value)
+    set_sfdc_env(emu, monkeypatch)
     yield emu
 
 
