@@ -18,12 +18,12 @@ Lines ending with ":" (headings) are not claims.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dealcast.graph.traceability import facts
 from dealcast.rag.grading import STOPWORDS, words
 from dealcast.safety.sanitizer import injection_markers
 
@@ -82,22 +82,6 @@ class Grounded:
 
 def _norm(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("“", '"').replace("”", '"').split()).casefold()
-
-
-def _walk(value: Any, strings: list[str], numbers: list[float]) -> None:
-    if isinstance(value, Mapping):
-        for v in value.values():
-            _walk(v, strings, numbers)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _walk(v, strings, numbers)
-    elif isinstance(value, bool) or value is None:
-        return
-    elif isinstance(value, int | float):
-        if math.isfinite(float(value)):
-            numbers.append(abs(float(value)))
-    elif isinstance(value, str):
-        strings.append(value)
 
 
 def _support_text(p: Mapping[str, Any]) -> str:
@@ -209,9 +193,7 @@ def ground(
     if mode not in ("remove", "flag"):
         raise ValueError(f"mode must be 'remove' or 'flag', got {mode!r}")
     by_id = {str(p["activity_id"]): p for p in passages if p.get("activity_id")}
-    strings: list[str] = []
-    numbers: list[float] = []
-    _walk(list(tool_outputs), strings, numbers)
+    strings, numbers, _ = facts(tool_outputs)  # the evaluator's reading of tool outputs
     tool_text = _norm("\n".join(strings))
     claims = [check_claim(c, by_id, tool_text, numbers, question) for c in split_claims(answer)]
     bad = {c.text for c in claims if not c.supported}
