@@ -262,15 +262,22 @@ class ChatService:
         final = self.response(thread_id, await self._snapshot(thread_id))
         yield _sse("message", final.model_dump(mode="json"))
 
-    async def thread(self, caller: Caller, thread_id: str, vis: Visibility) -> ThreadOut:
-        snapshot = await self._snapshot(thread_id)
+    def _access(
+        self, caller: Caller, thread_id: str, snapshot: Any, vis: Visibility
+    ) -> tuple[dict[str, Any], bool]:
+        """(the thread's owner, whether the caller may review it); 404 unless the caller is
+        the owner or a reviewer who can see the owner (no hint that the thread exists)."""
         owner = self._owner(snapshot)
         if owner is None:
             raise _not_found(thread_id)
-        is_owner = owner["user_id"] == caller.user_id
         reviewer = caller.role in REVIEWERS and vis.can_see(owner["user_id"])
-        if not (is_owner or reviewer):
+        if not (owner["user_id"] == caller.user_id or reviewer):
             raise _not_found(thread_id)
+        return owner, reviewer
+
+    async def thread(self, caller: Caller, thread_id: str, vis: Visibility) -> ThreadOut:
+        snapshot = await self._snapshot(thread_id)
+        owner, reviewer = self._access(caller, thread_id, snapshot, vis)
         messages = [
             ThreadMessage(
                 role="user" if isinstance(m, HumanMessage) else "assistant",
@@ -297,20 +304,14 @@ class ChatService:
         """Decide a held answer (reviewers) or finish an unfinished turn (owner, reviewers)."""
         async with self._run(thread_id):
             snapshot = await self._snapshot(thread_id)
-            owner = self._owner(snapshot)
-            if owner is None:
-                raise _not_found(thread_id)
-            is_owner = owner["user_id"] == caller.user_id
-            reviewer = caller.role in REVIEWERS and vis.can_see(owner["user_id"])
-            if not (is_owner or reviewer):
-                raise _not_found(thread_id)
+            owner, reviewer = self._access(caller, thread_id, snapshot, vis)
             command: Command[Any] | None = None  # None: continue from the last checkpoint
             if snapshot.interrupts:
                 if not reviewer:
                     raise HTTPException(
                         status.HTTP_403_FORBIDDEN, "a manager or admin reviews held answers"
                     )
-                if is_owner and caller.role is not Role.ADMIN:
+                if owner["user_id"] == caller.user_id and caller.role is not Role.ADMIN:
                     raise HTTPException(
                         status.HTTP_403_FORBIDDEN, "you cannot review your own thread"
                     )
