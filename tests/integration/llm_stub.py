@@ -4,6 +4,7 @@ Each test module keeps its own app and scripting (what the stub answers, and whe
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 
 @contextmanager
@@ -64,3 +66,17 @@ def completion(model: str, message: dict[str, Any], finish: str) -> dict[str, An
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
+
+
+async def reply(behaviour: dict[str, Any], body: dict[str, Any]) -> Any:
+    """The stub's answer to one request: after `sleep` seconds, an HTTP `status` error, a
+    `raw` body that is not an OpenAI response, or a completion (see `message_for`)."""
+    if "sleep" in behaviour:
+        await asyncio.sleep(behaviour["sleep"])
+    if "status" in behaviour:
+        error = {"error": {"message": "scripted failure", "type": "server_error"}}
+        return JSONResponse(error, behaviour["status"])
+    if "raw" in behaviour:
+        return JSONResponse(behaviour["raw"])
+    message, finish = message_for(behaviour, body)
+    return completion(body["model"], message, finish)

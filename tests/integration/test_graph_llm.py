@@ -5,7 +5,6 @@ refusals and the circuit breaker. Every answer's numbers must come from tool out
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from dealcast.config import get_settings
 from dealcast.graph.circuit import reset_breakers
@@ -26,7 +24,7 @@ from dealcast.prompts.narration import NARRATE_SYSTEM
 from dealcast.tools.store import close_stores
 from tests.demo_org import DemoOrg, copy_store
 from tests.graph.conftest import Chat, context
-from tests.integration.llm_stub import completion, message_for, serve
+from tests.integration.llm_stub import reply, serve
 
 KEYSTONE = "006L000000000ECIAY"  # Keystonepoint - New Business (325 seats)
 INVENTED = "Between us, I would bet on $9.87M by the end of the quarter."
@@ -94,13 +92,7 @@ async def completions(request: Request) -> Any:
     STUB.requests.append((kind, body))
     default: Behaviour = {"status": 500} if kind == "plan" else say(faithful)
     behaviour = queue.pop(0) if queue else default
-    if "sleep" in behaviour:
-        await asyncio.sleep(behaviour["sleep"])
-    if "status" in behaviour:
-        error = {"error": {"message": "scripted failure", "type": "server_error"}}
-        return JSONResponse(error, behaviour["status"])
-    message, finish = message_for(behaviour, body)
-    return completion(body["model"], message, finish)
+    return await reply(behaviour, body)
 
 
 @pytest.fixture(scope="module")

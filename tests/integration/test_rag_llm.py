@@ -8,7 +8,6 @@ request body and answers from per-kind scripts."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import html
 import json
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from dealcast.config import get_settings
 from dealcast.crm.export_import import import_export
@@ -33,7 +31,7 @@ from dealcast.rag.retriever import Retriever, open_retriever
 from dealcast.tools.store import close_stores
 from tests.crm.export_builder import write_object
 from tests.graph.conftest import Chat, context
-from tests.integration.llm_stub import completion, message_for, serve
+from tests.integration.llm_stub import reply, serve
 from tests.rag.org import AS_OF as TINY_AS_OF
 from tests.rag.org import O1, sfid, write_tiny_export
 
@@ -141,15 +139,7 @@ async def completions(request: Request) -> Any:
     STUB.requests.append((kind, body))
     queue = STUB.queues.get(kind) or []
     behaviour = queue.pop(0) if queue else DEFAULTS[kind]
-    if "sleep" in behaviour:
-        await asyncio.sleep(behaviour["sleep"])
-    if "status" in behaviour:
-        error = {"error": {"message": "scripted failure", "type": "server_error"}}
-        return JSONResponse(error, behaviour["status"])
-    if "raw" in behaviour:  # not an OpenAI response at all
-        return JSONResponse(behaviour["raw"])
-    message, finish = message_for(behaviour, body)
-    return completion(body["model"], message, finish)
+    return await reply(behaviour, body)
 
 
 @pytest.fixture(scope="module")
