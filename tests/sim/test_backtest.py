@@ -18,7 +18,14 @@ from dealcast.cli_backtest import cmd_backtest
 from dealcast.crm.schema import CRM_TABLES
 from dealcast.crm.store import Store
 from dealcast.sim import accuracy
-from dealcast.sim.backtest import backtest, get_run, list_runs, snapshot_periods
+from dealcast.sim.backtest import (
+    CALIBRATED_ON,
+    backtest,
+    get_run,
+    list_runs,
+    snapshot_periods,
+)
+from dealcast.sim.interval_calibration import PastPeriod, fit_scale
 from dealcast.sim.walkforward import instant_before
 from tests.demo_org import DemoOrg, copy_store
 
@@ -246,3 +253,35 @@ def test_cli_json_and_table(store: Store, demo_org: DemoOrg) -> None:
     assert isinstance(bad.exception, ValueError) and "not one of" in str(bad.exception)
     bad = runner.invoke(app, ["--period", "month", "--db", db])
     assert isinstance(bad.exception, ValueError) and "--from" in str(bad.exception)
+
+
+def test_intervals_are_widened_only_by_earlier_periods_known_at_each_snapshot(
+    store: Store, demo_org: DemoOrg
+) -> None:
+    result = backtest(
+        store, "2025-12-01", "2026-05-01", "month", scorer="stage", n_sims=500,
+        actuals_as_of=demo_org.as_of, record=False,
+    )  # fmt: skip
+    rows = result.rows
+    assert [r["interval_calibration"] for r in rows[:4]] == [None] * 4  # < 4 periods over
+    for i, row in enumerate(rows[4:], start=4):
+        t = datetime.fromisoformat(row["as_of"])
+        known = store.as_of(t).opportunities()
+        won = known[known["IsWon"]]
+        past = []
+        for r in rows[:i]:
+            days = won["ClosedAt"].dt.date
+            inside = (days >= date.fromisoformat(r["start"])) & (
+                days <= date.fromisoformat(r["end"])
+            )
+            raw = r["interval_raw"]
+            past.append(
+                PastPeriod(
+                    r["forecast"]["ours"], raw["low"], raw["high"], won.loc[inside, "Amount"].sum()
+                )
+            )
+        expected = fit_scale(past, 0.8, CALIBRATED_ON)
+        assert expected is not None and row["interval_calibration"] == expected.as_dict()
+        raw, interval, ours = row["interval_raw"], row["interval"], row["forecast"]["ours"]
+        assert interval["high"] - ours == pytest.approx(expected.factor * (raw["high"] - ours))
+        assert row["inside"] == (interval["low"] <= row["actual"] <= interval["high"])

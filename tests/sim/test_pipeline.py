@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from dealcast.cli_ml import train_model
 from dealcast.crm.store import Store
 from dealcast.sim import engine, pipeline
+from dealcast.sim.backtest import backtest
 from tests.demo_org import DemoOrg, copy_store
 
 
@@ -50,3 +52,21 @@ def test_failed_simulation_falls_back_to_the_deterministic_sum(
     assert period["method"] == "deterministic" and period["p10"] is None
     assert period["unreliable"] and "deterministic" in period["unreliable_reason"]
     assert period["expected"] == period["deterministic"]
+
+
+def test_month_intervals_are_widened_by_the_newest_stored_backtest(store: Store) -> None:
+    as_of = datetime(2026, 6, 10, 12, 0)
+    plain = pipeline.forecast(store, as_of, "month", 1, seed=2, n_sims=2000)
+    assert plain["interval_calibration"]["factor"] == 1.0
+    assert "dealcast backtest" in plain["interval_calibration"]["note"]
+    run = backtest(store, "2025-12-01", "2026-05-01", "month", scorer="stage", n_sims=300,
+                   actuals_as_of=as_of)  # fmt: skip
+    widened = pipeline.forecast(store, as_of, "month", 1, seed=2, n_sims=2000)
+    calibration = widened["interval_calibration"]
+    assert calibration["source"] == f"backtest run {run.run_id}" and calibration["periods"] == 6
+    (before,), (after,) = plain["periods"], widened["periods"]
+    assert after["interval_raw"]["p90"] == pytest.approx(before["p90"])
+    widening = (after["p90"] - after["expected"]) / (before["p90"] - before["expected"])
+    assert widening == pytest.approx(calibration["factor"], abs=1e-3)  # the factor is rounded
+    quarter = pipeline.forecast(store, as_of, "quarter", 1, seed=2, n_sims=2000)
+    assert quarter["interval_calibration"]["factor"] == 1.0  # no quarterly backtest stored

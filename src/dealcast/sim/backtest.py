@@ -8,7 +8,10 @@ T = D 00:00 minus one microsecond (23:59:59.999999 on D - 1, `walkforward.instan
 - ours: `load_inputs(store, T, probabilities)` with walk-forward probabilities
   (`walkforward.WalkForward`: a model trained only on deals closed by the latest quarter
   start <= T, or the rules / stage scorer) and `engine.run_forecast` for that one period.
-  The point forecast is `expected`; the interval is the lowest-highest level (P10-P90).
+  The point forecast is `expected` (with the not-yet-created pipeline component unless
+  `new_pipeline=False`, as the forecast CLI and API do); the interval is the lowest-highest
+  level (P10-P90), widened by the misses of this run's earlier snapshots whose period ended
+  before T (`interval_calibration`; `interval_raw` is the simulated one).
 - stage_weighted: Σ Salesforce Probability × Amount of the deals open at T with their
   stated CloseDate inside the period;
 - commit: Σ Amount of the open deals in the Commit forecast category stated to close inside;
@@ -46,6 +49,7 @@ from dealcast.sim import accuracy
 from dealcast.sim.engine import run_forecast
 from dealcast.sim.expectation import expected_matrix
 from dealcast.sim.inputs import PipelineInputs, load_inputs
+from dealcast.sim.interval_calibration import PastPeriod, fit_scale
 from dealcast.sim.montecarlo import DEFAULT_LEVELS
 from dealcast.sim.periods import Period, periods_from
 from dealcast.sim.walkforward import SCORERS, WalkForward, instant_before
@@ -53,6 +57,7 @@ from dealcast.sim.walkforward import SCORERS, WalkForward, instant_before
 BACKTEST_KINDS = ("month", "quarter")
 BASELINES = ("stage_weighted", "commit", "seasonal_naive_yoy", "seasonal_naive_prev_quarter")
 DEFAULT_SIMS = 5_000
+CALIBRATED_ON = "earlier periods of this backtest"
 
 
 @dataclass
@@ -144,6 +149,7 @@ def backtest(
     record: bool = True,
     walk: WalkForward | None = None,
     progress: Callable[[str], None] | None = None,
+    new_pipeline: bool = True,
 ) -> BacktestResult:
     """Backtest every `period_kind` starting in [start, end]; see the module docstring."""
     if scorer not in SCORERS:
@@ -171,15 +177,24 @@ def backtest(
         raise ValueError(f"the WalkForward scores with {walk.scorer!r}, not {scorer!r}")
     lv = sorted({float(x) for x in levels} | {0.5})
     low_key, high_key = f"p{lv[0] * 100:g}", f"p{lv[-1] * 100:g}"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for period in periods:
         t = instant_before(period.start)
         if progress:
             progress(f"{period.label}: scoring and forecasting as of {t:%Y-%m-%d %H:%M:%S.%f}")
         pit = walk.scores(t)
         inputs = load_inputs(store, t, pit.probabilities, pit.model_version, actor=actor)
+        scale = fit_scale(_past_periods(rows, period, inputs.won), lv[-1] - lv[0], CALIBRATED_ON)
         (forecast,) = run_forecast(
-            inputs, [period], seed=seed, n_sims=n_sims, levels=lv, rollups=True, group_sims=0
+            inputs,
+            [period],
+            seed=seed,
+            n_sims=n_sims,
+            levels=lv,
+            rollups=True,
+            group_sims=0,
+            new_pipeline=new_pipeline,
+            interval_scale=scale,
         )
         booked_at_t = forecast["closed_won"]
         deals = inputs.deals
@@ -243,6 +258,9 @@ def backtest(
                     **baselines,
                 },
                 "interval": {"low": low, "high": high, "levels": [lv[0], lv[-1]]},
+                "interval_raw": _raw_interval(forecast, low_key, high_key),
+                "interval_calibration": forecast.get("interval_calibration"),
+                "new_pipeline": (forecast.get("new_pipeline") or {}).get("expected"),
                 "inside": None if low is None else bool(low <= actual <= high),
                 "by_owner": [
                     {"owner_id": str(o), "forecast": float(f), "actual": float(a)}
@@ -260,6 +278,26 @@ def backtest(
     if record:
         result.run_id = _record(store, result, actor, final_at)
     return result
+
+
+def _raw_interval(forecast: dict[str, Any], low_key: str, high_key: str) -> dict[str, Any]:
+    raw = forecast.get("interval_raw") or forecast
+    return {"low": raw[low_key], "high": raw[high_key]}
+
+
+def _past_periods(
+    rows: list[dict[str, Any]], period: Period, won_at_t: pd.DataFrame
+) -> list[PastPeriod]:
+    """Earlier snapshots of this run whose period ended before this one began, with the
+    actual as known at this snapshot (deals won by T), so the scale stays point-in-time."""
+    past = []
+    for r in rows:
+        start, end = date.fromisoformat(r["start"]), date.fromisoformat(r["end"])
+        raw = r["interval_raw"]
+        if end < period.start and raw["low"] is not None:
+            actual = _booked(won_at_t, Period(period.kind, r["period"], start, end))
+            past.append(PastPeriod(r["forecast"]["ours"], raw["low"], raw["high"], actual))
+    return past
 
 
 def _diagnostics(

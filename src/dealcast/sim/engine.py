@@ -16,6 +16,9 @@ Per period:
 - `new_pipeline` (when asked): bookings expected from deals not created yet
   (`new_pipeline.py`), added to expected and the interval (not to deterministic); org level only,
   so roll-ups and categories cover booked + open deals and sum to expected - new_pipeline.
+- `interval_calibration` (when a scale is given): the org-level levels widened by how far
+  past forecasts of the same kind missed (`interval_calibration.py`); `interval_raw` keeps
+  the simulated ones. Roll-up intervals stay as simulated.
 If the simulation raises, the run falls back to the deterministic sum (`method:
 "deterministic"`, no interval, flagged unreliable).
 """
@@ -31,6 +34,7 @@ import pandas as pd
 
 from dealcast.sim.expectation import expected_matrix
 from dealcast.sim.inputs import PipelineInputs
+from dealcast.sim.interval_calibration import IntervalScale, widen
 from dealcast.sim.montecarlo import DEFAULT_LEVELS, OpenDeals, simulate
 from dealcast.sim.new_pipeline import NewPipeline, fit_new_pipeline
 from dealcast.sim.periods import Period, period_index
@@ -167,8 +171,10 @@ def run_forecast(
     rollups: bool = True,
     group_sims: int = GROUP_SIMS,
     new_pipeline: bool = False,
+    interval_scale: IntervalScale | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per period; see the module docstring for every figure."""
+    """One row per period; see the module docstring for every figure. `interval_scale`
+    widens the org-level interval by how past forecasts missed (`interval_calibration`)."""
     lv = _levels(levels)
     fresh = (
         fit_new_pipeline(inputs.won, inputs.as_of, periods)
@@ -221,6 +227,8 @@ def run_forecast(
         if row["new_pipeline"]:
             row["expected"] += row["new_pipeline"]["expected"]
         row["method"] = method
+        if interval_scale is not None and method == "monte_carlo":
+            widen(row, interval_scale, [_key(x) for x in lv])
         row["unreliable"], row["unreliable_reason"] = reliability(row, lv)
         row["by_category"] = _categories(i, ctx, row["closed_won"], won)
         own = period_quotas(quotas, period)

@@ -6,11 +6,11 @@
   pass a walk-forward model's; scenarios override some).
 - `won`: deals won by T (bookings already in the bag).
 - `users`: for owner names and the ManagerId hierarchy.
-- `timing` / `ratio`: fitted on the stage history of deals won before T, over the last
-  `HISTORY_YEARS` (how far past the stated close date they actually closed, by stage, by
-  where the stated date falls in its fiscal quarter (`timing_group`: deals stated for the
-  first month of a quarter mostly slip to its last month, those stated for the last month
-  mostly close on time) and by slip count; won amount / amount at the snapshot).
+- `timing` / `ratio` / `timing_groups`: fitted on month-start cross-sections of deals won by
+  T over the last two years (`timing_fit`): when deals open at a month start actually
+  closed, grouped by size and by where the stated close date falls in its fiscal quarter;
+  overdue deals by where today falls in it, anchored at today (`timing_groups`). The
+  amount ratio is won amount / amount at the cross-section.
 - `correlation`: the shared period-level shock, fitted on the quarterly win rates of deals
   closed before T (`fit_correlation`: the variance of logit win rates beyond what sampling
   noise explains); None with fewer than 3 usable quarters.
@@ -29,9 +29,9 @@ from dealcast.crm.store import Store
 from dealcast.ml.feature_inputs import history_with_slips
 from dealcast.sim.montecarlo import Correlation, OpenDeals, fit_correlation
 from dealcast.sim.timing import AmountRatio, TimingModel
+from dealcast.sim.timing_fit import HISTORY_YEARS, fit_timing
+from dealcast.sim.timing_groups import TimingGroups, first_close_day
 
-HISTORY_YEARS = 2
-MIN_TIMING_ROWS = 30
 MIN_GROUP_DEALS = 10  # fewer closed deals in a quarter or stage: no rate from it
 DEAL_COLUMNS = [
     "Id",
@@ -50,7 +50,7 @@ DEAL_COLUMNS = [
 @dataclass(frozen=True)
 class PipelineInputs:
     as_of: datetime
-    deals: pd.DataFrame  # DEAL_COLUMNS + p, SlipCount, bucket
+    deals: pd.DataFrame  # DEAL_COLUMNS + p, SlipCount, bucket, TimingAnchor (with groups)
     won: pd.DataFrame  # Id, Name, OwnerId, Amount, CreatedDate, ClosedAt
     users: pd.DataFrame  # Id, Name, ManagerId
     timing: TimingModel
@@ -62,56 +62,40 @@ class PipelineInputs:
     # share of deals that were ever at a stage and closed before T that were won (scenarios
     # move a deal's odds by the change in this when they move its stage)
     stage_win_rates: dict[str, float] = field(default_factory=dict)
+    # how deals map to timing buckets and anchors; None: buckets as given, anchored at the
+    # stated close date (deals built by hand, or too little history to fit groups)
+    timing_groups: TimingGroups | None = None
 
     def open_deals(self) -> OpenDeals:
         d = self.deals
+        anchor = d["TimingAnchor"] if "TimingAnchor" in d else d["CloseDate"]
         return OpenDeals.build(
             p=d["p"].to_numpy(float),
             amount=d["Amount"].fillna(0.0).to_numpy(float),
-            close=d["CloseDate"].to_numpy(),
+            close=anchor.to_numpy(),
             bucket=d["bucket"].to_numpy(np.int64),
         )
 
     def with_deals(self, deals: pd.DataFrame) -> PipelineInputs:
         """The same inputs over another deal table (scenarios); buckets are recomputed."""
-        deals = deals.reset_index(drop=True).copy()
-        deals["bucket"] = self.timing.buckets(
-            timing_group(deals["StageName"], deals["CloseDate"], self.fiscal_start_month),
-            deals["SlipCount"].fillna(0).to_numpy(int),
+        deals = assign_buckets(
+            deals.reset_index(drop=True).copy(), self.timing, self.timing_groups, self.as_of
         )
         return replace(self, deals=deals)
 
 
-def timing_group(stage: pd.Series, close: pd.Series, fiscal_start_month: int = 1) -> np.ndarray:
-    """Timing bucket group: the stage and the stated close date's month in its fiscal
-    quarter, e.g. `Negotiation/Review@m3`."""
-    month = pd.to_datetime(close).dt.month.fillna(fiscal_start_month).astype(int)
-    in_quarter = (month - fiscal_start_month) % 3 + 1
-    return (stage.astype(str) + "@m" + in_quarter.astype(str)).to_numpy()
-
-
-def fit_timing(
-    state: pd.DataFrame, history: pd.DataFrame, as_of: datetime, fiscal_start_month: int = 1
-) -> tuple[TimingModel, AmountRatio]:
-    won = state[state["IsWon"]].set_index("Id")
-    since = pd.Timestamp(as_of) - pd.DateOffset(years=HISTORY_YEARS)
-    rows = history[history["OpportunityId"].isin(won.index) & (history["CreatedDate"] >= since)]
-    rows = rows[~rows["StageName"].isin(["Closed Won", "Closed Lost"])].dropna(subset=["CloseDate"])
-    if len(rows) < MIN_TIMING_ROWS:
-        return TimingModel.exact(), AmountRatio.identity()
-    closed = won.loc[rows["OpportunityId"], "ClosedAt"].to_numpy()
-    timing = TimingModel.fit(
-        timing_group(rows["StageName"], rows["CloseDate"], fiscal_start_month),
-        rows["SlipCount"].to_numpy(),
-        rows["CloseDate"].to_numpy(),
-        closed,
-    )
-    final_amount = won.loc[rows["OpportunityId"], "Amount"].to_numpy(float)
-    try:
-        ratio = AmountRatio.fit(rows["Amount"].to_numpy(float), final_amount)
-    except ValueError:
-        ratio = AmountRatio.identity()
-    return timing, ratio
+def assign_buckets(
+    deals: pd.DataFrame, timing: TimingModel, groups: TimingGroups | None, as_of: datetime
+) -> pd.DataFrame:
+    """`bucket` and `TimingAnchor` per deal (in place; returns `deals`)."""
+    if groups is None:
+        deals["bucket"] = np.full(len(deals), len(timing.keys) - 1, dtype=np.int64)
+        deals["TimingAnchor"] = deals["CloseDate"]
+        return deals
+    labels, anchors = groups.label(deals["CloseDate"], deals["Amount"], first_close_day(as_of))
+    deals["bucket"] = timing.buckets(labels, deals["SlipCount"].fillna(0).to_numpy(int))
+    deals["TimingAnchor"] = pd.to_datetime(anchors).astype("datetime64[ns]")
+    return deals
 
 
 def fit_quarter_correlation(state: pd.DataFrame, as_of: datetime) -> Correlation | None:
@@ -155,7 +139,7 @@ def load_inputs(
     snap = store.as_of(as_of)
     state = snap.opportunities()
     history = history_with_slips(snap.history(), state)
-    timing, ratio = fit_timing(state, history, snap.as_of, fiscal_start_month)
+    fitted = fit_timing(state, history, snap.as_of, fiscal_start_month)
     batch_id = None
     if probabilities is not None and score_missing:
         open_ids = state.loc[~state["IsClosed"] & state["CloseDate"].notna(), "Id"]
@@ -177,10 +161,7 @@ def load_inputs(
     deals["p"] = deals["Id"].map(probabilities).astype(float)
     slips = history.groupby("OpportunityId")["SlipCount"].last()
     deals["SlipCount"] = deals["Id"].map(slips).fillna(0).astype(int)
-    deals["bucket"] = timing.buckets(
-        timing_group(deals["StageName"], deals["CloseDate"], fiscal_start_month),
-        deals["SlipCount"].to_numpy(),
-    )
+    deals = assign_buckets(deals, fitted.timing, fitted.groups, snap.as_of)
     won = state[state["IsWon"]][["Id", "Name", "OwnerId", "Amount", "CreatedDate", "ClosedAt"]]
     users = snap.users()[["Id", "Name", "ManagerId"]]
     return PipelineInputs(
@@ -188,11 +169,12 @@ def load_inputs(
         deals=deals,
         won=won.reset_index(drop=True),
         users=users.reset_index(drop=True),
-        timing=timing,
-        ratio=ratio,
+        timing=fitted.timing,
+        ratio=fitted.ratio,
         correlation=fit_quarter_correlation(state, snap.as_of),
         model_version=model_version or "caller",
         batch_id=batch_id,
         stage_win_rates=stage_win_rates(state, history),
         fiscal_start_month=fiscal_start_month,
+        timing_groups=fitted.groups,
     )

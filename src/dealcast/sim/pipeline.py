@@ -4,6 +4,9 @@
 runs `engine.run_forecast` for the current and next N-1 periods, and stores the result as a
 snapshot with its audit entry (`snapshots.save_forecast`). Quotas come from the store
 (`dealcast quota load`). The same seed gives the same forecast for the same store state.
+Month and quarter intervals are widened by how the newest stored backtest of that kind
+missed (`interval_history`); `interval_calibration` in the payload says by how much, or why
+not.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from dealcast.crm.store import Store
 from dealcast.sim.engine import run_forecast
 from dealcast.sim.inputs import PipelineInputs, load_inputs
+from dealcast.sim.interval_history import stored_scale
 from dealcast.sim.montecarlo import DEFAULT_LEVELS
 from dealcast.sim.periods import PERIOD_KINDS, Period, periods_from
 from dealcast.sim.quotas import quotas_frame
@@ -43,6 +47,7 @@ def payload_for(
     *,
     new_pipeline: bool = True,
 ) -> dict[str, Any]:
+    scale, why_not = stored_scale(store, kind, inputs.as_of, inputs.won, levels)
     rows = run_forecast(
         inputs,
         periods,
@@ -51,6 +56,7 @@ def payload_for(
         levels=levels,
         quotas=quotas_frame(store),
         new_pipeline=new_pipeline,
+        interval_scale=scale,
     )
     for row in rows:
         row["model_version"], row["seed"] = inputs.model_version, seed
@@ -64,6 +70,7 @@ def payload_for(
         "batch_id": inputs.batch_id,
         "open_deals": len(inputs.deals),
         "correlation_sigma": inputs.correlation.sigma if inputs.correlation else 0.0,
+        "interval_calibration": scale.as_dict() if scale else {"factor": 1.0, "note": why_not},
         "periods": rows,
     }
 
