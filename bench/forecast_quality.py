@@ -11,6 +11,7 @@ into deals stated to close inside the period vs. outside, Σp vs. deals actually
 deals open at T, and how much of the actual came from deals open at T.
 
     .venv/bin/python bench/forecast_quality.py [--scale 1] [--sims 10000] [--scorer model]
+        [--org-seed 7]
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-from common import OUT
+from common import OUT, SEED, org_store
 from dealcast.sim.backtest import backtest
 from dealcast.sim.walkforward import WalkForward
-from scoring import END, demo_store
+from scoring import END
 
 CLOSED = ("Closed Won", "Closed Lost")
 
@@ -125,13 +126,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--sims", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="simulation seed")
+    parser.add_argument("--org-seed", type=int, default=SEED, help="demo org seed (default 7)")
     parser.add_argument("--scorer", default="model", choices=["model", "rules", "stage"])
     parser.add_argument("--kinds", nargs="+", default=["month", "quarter"])
     args = parser.parse_args()
-    store = demo_store(args.scale)
+    store = org_store(args.scale, args.org_seed)
     walk = WalkForward(store, args.scorer)
-    out: dict[str, Any] = {"scale": args.scale, "scorer": args.scorer, "sims": args.sims}
+    out: dict[str, Any] = {"scale": args.scale, "org_seed": args.org_seed, "scorer": args.scorer}
+    out["sims"] = args.sims
     for kind in args.kinds:
         start, end = RUNS[kind]
         began = time.perf_counter()
@@ -156,7 +159,8 @@ def main() -> None:
         report(kind, payload)
         payload["diagnosis"] = diagnose(payload)
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"forecast-quality-{args.scorer}.json"
+    org = "" if args.org_seed == SEED else f"-seed{args.org_seed}"
+    path = OUT / f"forecast-quality-{args.scorer}{org}.json"
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"\nwritten {path}")
 

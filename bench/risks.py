@@ -54,8 +54,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, TODAY, demo_export
-from dealcast.crm.export_import import import_export
+from common import OUT, SEED, TODAY, demo_export, org_store
 from dealcast.crm.store import Store
 from dealcast.risk.context import RiskContext
 from dealcast.risk.detectors import detect
@@ -63,7 +62,6 @@ from dealcast.risk.models import RISK_CODES
 
 DATES = ("2025-09-30", "2026-03-31", str(TODAY))
 END_OF_DAY = pd.Timedelta(hours=23, minutes=59, seconds=59)
-SEED = 7  # common.demo_export's default: the org the other benches use
 TARGET = 0.85
 TARGETED = ("stalled", "ghost_contacts", "pricing_pressure", "single_threaded", "competitor_threat")
 REVIEW_WON_SHARE = 0.20
@@ -72,20 +70,6 @@ TIMES = [
     *("ghost_start", "ghost_end", "stall_start", "stall_end"),
     *("pricing_first_at", "competitor_first_at", "budget_confirmed_at", "dm_engaged_at"),
 ]
-
-
-def demo_store(scale: float, seed: int, db: Path | None) -> Store:
-    # Seed 7's store is shared with bench/scoring.py and ingest.py.
-    default = f"demo-scale{scale:g}.db" if seed == SEED else f"demo-seed{seed}-scale{scale:g}.db"
-    path = db or OUT / default
-    fresh = not path.exists()
-    store = Store.open(f"sqlite:///{path}")
-    if fresh:
-        print(f"importing scale {scale:g} seed {seed} into {path} ...", flush=True)
-        end = pd.Timestamp(TODAY) + END_OF_DAY
-        export = demo_export(scale, seed)
-        import_export(store, export, actor="bench", as_of=end.to_pydatetime())
-    return store
 
 
 def load_truth(scale: float, seed: int) -> pd.DataFrame:
@@ -247,7 +231,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="demo org seed (default 7)")
     parser.add_argument("--db", type=Path, default=None, help="store to use (default shared)")
     args = parser.parse_args()
-    store = demo_store(args.scale, args.seed, args.db)
+    store = org_store(args.scale, args.seed, args.db)
     truth = load_truth(args.scale, args.seed)
     per_date = []
     for i, day in enumerate(DATES):

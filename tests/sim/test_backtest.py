@@ -260,9 +260,10 @@ def test_intervals_are_widened_only_by_earlier_periods_known_at_each_snapshot(
 ) -> None:
     result = backtest(
         store, "2025-12-01", "2026-05-01", "month", scorer="stage", n_sims=500,
-        actuals_as_of=demo_org.as_of, record=False,
+        actuals_as_of=demo_org.as_of, record=False, warmup=0,
     )  # fmt: skip
     rows = result.rows
+    assert result.summary["warmup_periods"] == []
     assert [r["interval_calibration"] for r in rows[:4]] == [None] * 4  # < 4 periods over
     for i, row in enumerate(rows[4:], start=4):
         t = datetime.fromisoformat(row["as_of"])
@@ -285,3 +286,22 @@ def test_intervals_are_widened_only_by_earlier_periods_known_at_each_snapshot(
         raw, interval, ours = row["interval_raw"], row["interval"], row["forecast"]["ours"]
         assert interval["high"] - ours == pytest.approx(expected.factor * (raw["high"] - ours))
         assert row["inside"] == (interval["low"] <= row["actual"] <= interval["high"])
+
+
+def test_a_warm_up_before_the_first_snapshot_calibrates_it_and_is_not_scored(
+    store: Store, demo_org: DemoOrg
+) -> None:
+    kwargs: dict[str, Any] = {"scorer": "stage", "n_sims": 500, "record": False}
+    warm = backtest(store, "2026-03-01", "2026-05-01", "month", actuals_as_of=demo_org.as_of,
+                    **kwargs)  # fmt: skip
+    assert warm.summary["warmup_periods"] == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert [r["period"] for r in warm.rows] == ["2026-03", "2026-04", "2026-05"]
+    assert warm.summary["periods"] == 3  # the warm-up is not scored
+    first = warm.rows[0]["interval_calibration"]
+    assert first is not None and first["periods"] == 4
+    # the same as the rows of a longer run without a warm-up, from the same snapshots
+    long = backtest(store, "2025-11-01", "2026-05-01", "month", actuals_as_of=demo_org.as_of,
+                    warmup=0, **kwargs)  # fmt: skip
+    assert long.rows[4]["period"] == "2026-03"
+    assert long.rows[4]["interval_calibration"] == first
+    assert long.rows[4]["interval"] == warm.rows[0]["interval"]

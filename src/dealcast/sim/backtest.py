@@ -11,7 +11,9 @@ T = D 00:00 minus one microsecond (23:59:59.999999 on D - 1, `walkforward.instan
   The point forecast is `expected` (with the not-yet-created pipeline component unless
   `new_pipeline=False`, as the forecast CLI and API do); the interval is the lowest-highest
   level (P10-P90), widened by the misses of this run's earlier snapshots whose period ended
-  before T (`interval_calibration`; `interval_raw` is the simulated one).
+  before T (`interval_calibration`; `interval_raw` is the simulated one). So that the first
+  snapshots are calibrated too, the `warmup` periods just before `start` (those after the
+  data began) are forecast the same way first, used only for calibration and not scored.
 - stage_weighted: Σ Salesforce Probability × Amount of the deals open at T with their
   stated CloseDate inside the period;
 - commit: Σ Amount of the open deals in the Commit forecast category stated to close inside;
@@ -49,7 +51,7 @@ from dealcast.sim import accuracy
 from dealcast.sim.engine import run_forecast
 from dealcast.sim.expectation import expected_matrix
 from dealcast.sim.inputs import PipelineInputs, load_inputs
-from dealcast.sim.interval_calibration import PastPeriod, fit_scale
+from dealcast.sim.interval_calibration import MIN_PERIODS, PastPeriod, fit_scale
 from dealcast.sim.montecarlo import DEFAULT_LEVELS
 from dealcast.sim.periods import Period, periods_from
 from dealcast.sim.walkforward import SCORERS, WalkForward, instant_before
@@ -150,6 +152,7 @@ def backtest(
     walk: WalkForward | None = None,
     progress: Callable[[str], None] | None = None,
     new_pipeline: bool = True,
+    warmup: int = MIN_PERIODS,
 ) -> BacktestResult:
     """Backtest every `period_kind` starting in [start, end]; see the module docstring."""
     if scorer not in SCORERS:
@@ -178,13 +181,18 @@ def backtest(
     lv = sorted({float(x) for x in levels} | {0.5})
     low_key, high_key = f"p{lv[0] * 100:g}", f"p{lv[-1] * 100:g}"
     rows: list[dict[str, Any]] = []
-    for period in periods:
+    warm: list[dict[str, Any]] = []  # forecast only to calibrate the first intervals
+    warm_periods = _warmup_periods(periods[0], warmup, data_start, fiscal_start_month)
+    for period in [*warm_periods, *periods]:
         t = instant_before(period.start)
+        warming = period in warm_periods
         if progress:
-            progress(f"{period.label}: scoring and forecasting as of {t:%Y-%m-%d %H:%M:%S.%f}")
+            what = "warm-up, calibration only" if warming else "scoring and forecasting"
+            progress(f"{period.label}: {what} as of {t:%Y-%m-%d %H:%M:%S.%f}")
         pit = walk.scores(t)
         inputs = load_inputs(store, t, pit.probabilities, pit.model_version, actor=actor)
-        scale = fit_scale(_past_periods(rows, period, inputs.won), lv[-1] - lv[0], CALIBRATED_ON)
+        past = _past_periods(warm + rows, period, inputs.won)
+        scale = fit_scale(past, lv[-1] - lv[0], CALIBRATED_ON)
         (forecast,) = run_forecast(
             inputs,
             [period],
@@ -269,7 +277,10 @@ def backtest(
                 "diagnostics": diagnostics,
             }
         )
+        if warming:
+            warm.append(rows.pop())
     summary = summarize(rows, period_kind)
+    summary["warmup_periods"] = [p.label for p in warm_periods]
     summary["skipped_incomplete"] = skipped
     summary["training"] = {c.isoformat(): note for c, note in walk.trained.items()}
     summary["actuals_as_of"] = final_at.isoformat()
@@ -285,6 +296,15 @@ def _raw_interval(forecast: dict[str, Any], low_key: str, high_key: str) -> dict
     return {"low": raw[low_key], "high": raw[high_key]}
 
 
+def _warmup_periods(
+    first: Period, n: int, data_start: date | None, fiscal_start_month: int
+) -> list[Period]:
+    """The `n` periods just before `first` that began after the data did, oldest first."""
+    step = 3 if first.kind == "quarter" else 1
+    earlier = [_shifted(first, -step * k, fiscal_start_month) for k in range(n, 0, -1)]
+    return [p for p in earlier if data_start is not None and p.start >= data_start]
+
+
 def _past_periods(
     rows: list[dict[str, Any]], period: Period, won_at_t: pd.DataFrame
 ) -> list[PastPeriod]:
@@ -294,7 +314,9 @@ def _past_periods(
     for r in rows:
         start, end = date.fromisoformat(r["start"]), date.fromisoformat(r["end"])
         raw = r["interval_raw"]
-        if end < period.start and raw["low"] is not None:
+        # a zero-width interval (nothing open, e.g. before the data began) says nothing
+        # about how wide one should be
+        if end < period.start and raw["low"] is not None and raw["high"] > raw["low"]:
             actual = _booked(won_at_t, Period(period.kind, r["period"], start, end))
             past.append(PastPeriod(r["forecast"]["ours"], raw["low"], raw["high"], actual))
     return past
