@@ -62,7 +62,9 @@ def test_org_frames_are_reused_within_the_hour(
     calls: list[int] = []
     real = org_context.Snapshot.opportunities
     monkeypatch.setattr(
-        org_context.Snapshot, "opportunities", lambda self: calls.append(1) or real(self)
+        org_context.Snapshot,
+        "opportunities",
+        lambda self, **kw: calls.append(1) or real(self, **kw),
     )
     t = datetime(2026, 6, 30, 16, 0)
     ids = sorted(demo_org.store.as_of(t).open_opportunities()["Id"])[:5]
@@ -79,7 +81,7 @@ def test_text_signals_are_served_from_the_cache_exactly(
     (and stores) what is missing through it, and then finds every activity's flags."""
     from dealcast.crm.activities import activity_frame
     from dealcast.crm.schema import text_signal
-    from dealcast.ml import feature_inputs
+    from dealcast.ml import activity_signals, feature_inputs
     from dealcast.risk.context_text import mask_names
     from dealcast.risk.signal_cache import cached_signals
     from dealcast.risk.text_patterns import TextSignals
@@ -91,13 +93,14 @@ def test_text_signals_are_served_from_the_cache_exactly(
     snap = store.as_of(demo_org.as_of, ids)
     acts = activity_frame(snap)
     masked, signals = ["Price", "Budget"], TextSignals()
-    cold = feature_inputs._signal_flags(store, snap, acts, masked, signals)  # computes, stores
+    cache = activity_signals.SignalCache(store.engine, signals, masked, snap.as_of)
+    cold = feature_inputs._signal_flags(cache, snap, acts)  # computes, stores
 
     def nothing_left(*_: object, **__: object) -> None:
         raise AssertionError("every activity's flags should have been found in the cache")
 
-    monkeypatch.setattr(feature_inputs, "cached_signals", nothing_left)
-    warm = feature_inputs._signal_flags(store, snap, acts, masked, signals)
+    monkeypatch.setattr(activity_signals, "cached_signals", nothing_left)
+    warm = feature_inputs._signal_flags(cache, snap, acts)
     expected = cached_signals(
         store.engine,
         acts["Id"],

@@ -11,11 +11,37 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dealcast.crm.pit import Snapshot
+from dealcast.crm.pit import Join, Snapshot
+from dealcast.crm.schema import CRM_TABLES
+
+# Per activity table: its deal column and the fields the frame needs besides the text.
+SOURCES = {
+    "Task": ("WhatId", ["Id", "WhatId", "WhoId", "TaskSubtype", "ActivityDate", "CreatedDate"]),
+    "Event": ("WhatId", ["Id", "WhatId", "WhoId", "StartDateTime", "ActivityDate", "CreatedDate"]),
+    "EmailMessage": (
+        "RelatedToId",
+        ["Id", "RelatedToId", "Incoming", "FromAddress", "ToAddress", "MessageDate", "CreatedDate"],
+    ),
+}
+BODY = {"Task": "Description", "Event": "Description", "EmailMessage": "TextBody"}
 
 
-def activity_frame(snap: Snapshot) -> pd.DataFrame:
-    tasks, events, emails = snap.tasks(), snap.events(), snap.emails()
+def activity_text(subject: pd.Series, body: pd.Series) -> pd.Series:
+    """The text signals are detected in (and cached by the hash of)."""
+    return subject.fillna("") + "\n" + body.fillna("")
+
+
+def activity_frame(snap: Snapshot, text: bool = True, join: Join | None = None) -> pd.DataFrame:
+    """With `text=False`, no Subject/Text (the bodies are most of what a read costs) but
+    `Source` (Task, Event or EmailMessage) and `NotesHidden` (the body is hidden at T: see
+    `Snapshot.notes_hidden`), which with the row determine the text at T. Columns `join`
+    adds to the reads (see `Snapshot.tasks`) are kept."""
+
+    def fields(name: str) -> list[str]:
+        return SOURCES[name][1] + (["Subject", BODY[name]] if text else [])
+
+    tasks, events = snap.tasks(fields("Task"), join), snap.events(fields("Event"), join)
+    emails = snap.emails(fields("EmailMessage"), join)
     incoming = emails["Incoming"].astype(bool)
     parts = [
         pd.DataFrame(
@@ -29,8 +55,6 @@ def activity_frame(snap: Snapshot) -> pd.DataFrame:
                 "ContactId": tasks["WhoId"],
                 "Happened": tasks["ActivityDate"].fillna(tasks["CreatedDate"]),
                 "Created": tasks["CreatedDate"],
-                "Subject": tasks["Subject"].fillna(""),
-                "Text": tasks["Subject"].fillna("") + "\n" + tasks["Description"].fillna(""),
             }
         ),
         pd.DataFrame(
@@ -44,8 +68,6 @@ def activity_frame(snap: Snapshot) -> pd.DataFrame:
                 .fillna(events["ActivityDate"])
                 .fillna(events["CreatedDate"]),
                 "Created": events["CreatedDate"],
-                "Subject": events["Subject"].fillna(""),
-                "Text": events["Subject"].fillna("") + "\n" + events["Description"].fillna(""),
             }
         ),
         pd.DataFrame(
@@ -58,11 +80,20 @@ def activity_frame(snap: Snapshot) -> pd.DataFrame:
                 "To": emails["ToAddress"].where(~incoming),
                 "Happened": emails["MessageDate"].fillna(emails["CreatedDate"]),
                 "Created": emails["CreatedDate"],
-                "Subject": emails["Subject"].fillna(""),
-                "Text": emails["Subject"].fillna("") + "\n" + emails["TextBody"].fillna(""),
             }
         ),
     ]
+    for part, (name, frame) in zip(
+        parts, (("Task", tasks), ("Event", events), ("EmailMessage", emails)), strict=True
+    ):
+        for joined in frame.columns.difference(CRM_TABLES[name].c.keys(), sort=False):
+            part[joined] = frame[joined]
+        if text:
+            part["Subject"] = frame["Subject"].fillna("")
+            part["Text"] = activity_text(frame["Subject"], frame[BODY[name]])
+        else:
+            part["Source"] = name
+            part["NotesHidden"] = snap.notes_hidden(frame, name).to_numpy(bool)
     acts = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     if "To" not in acts:
         acts["To"] = None

@@ -17,13 +17,13 @@ Training, features and backtests read the CRM only through `Snapshot`. Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Table, func, select, union_all
+from sqlalchemy import Engine, Select, Table, func, select, union_all
 
 from dealcast.crm.frames import IN_CHUNK, read_frame, read_in_chunks
 from dealcast.crm.schema import CRM_TABLES
@@ -36,6 +36,8 @@ FORECAST_CATEGORY_LABELS = {
     "Forecast": "Commit",
     "MostLikely": "Most Likely",
 }
+
+Join = Callable[[Select[Any], Table], Select[Any]]
 
 STATE_FIELDS = {  # Opportunity field -> OpportunityHistory field
     "StageName": "StageName",
@@ -86,19 +88,22 @@ class Snapshot:
         self._history: pd.DataFrame | None = None
 
     # ---- opportunities -------------------------------------------------------------
-    def opportunities(self) -> pd.DataFrame:
-        """Every opportunity that existed at T, with its state at T."""
+    def opportunities(self, last_activity: bool = True) -> pd.DataFrame:
+        """Every opportunity that existed at T, with its state at T. Without `last_activity`,
+        LastActivityDate stays empty (it costs a pass over the deals' tasks and events)."""
         t = self.as_of
         opp_t = CRM_TABLES["Opportunity"]
+        last = pd.Series(dtype="datetime64[ns]")
         with self.engine.connect() as conn:
             opps = read_in_chunks(conn, opp_t, _visible(opp_t, t, None), "Id", self.opportunity_ids)
-            last_activity = self._last_activity(conn)
+            if last_activity:
+                last = self._last_activity(conn)
         hist = self.history()
         hist = hist[hist["OpportunityId"].isin(opps["Id"])]
-        return self._apply_history(opps, hist, last_activity)
+        return self._apply_history(opps, hist, last)
 
-    def open_opportunities(self) -> pd.DataFrame:
-        opps = self.opportunities()
+    def open_opportunities(self, last_activity: bool = True) -> pd.DataFrame:
+        opps = self.opportunities(last_activity=last_activity)
         return opps[~opps["IsClosed"]].reset_index(drop=True)
 
     def _apply_history(
@@ -226,41 +231,54 @@ class Snapshot:
             return self._canonical(conn, frame, "ContactId")
 
     # ---- activities ----------------------------------------------------------------
-    def tasks(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        return self._activities("Task", columns)
+    # `join` (optional) adds columns from other tables to each row, e.g. values cached by
+    # row: it gets the query and the table and returns the query (outer joins only).
+    def tasks(self, columns: Sequence[str] | None = None, join: Join | None = None) -> pd.DataFrame:
+        return self._activities("Task", columns, join)
 
-    def events(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        return self._activities("Event", columns)
+    def events(
+        self, columns: Sequence[str] | None = None, join: Join | None = None
+    ) -> pd.DataFrame:
+        return self._activities("Event", columns, join)
 
-    def emails(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def emails(
+        self, columns: Sequence[str] | None = None, join: Join | None = None
+    ) -> pd.DataFrame:
         tab = CRM_TABLES["EmailMessage"]
         query = _visible(tab, self.as_of, columns).where(
             (tab.c.MessageDate <= self.as_of) | tab.c.MessageDate.is_(None)
         )
+        query = join(query, tab) if join else query
         with self.engine.connect() as conn:
             return read_in_chunks(conn, tab, query, "RelatedToId", self.opportunity_ids)
 
-    def _activities(self, name: str, columns: Sequence[str] | None) -> pd.DataFrame:
+    def _activities(
+        self, name: str, columns: Sequence[str] | None, join: Join | None
+    ) -> pd.DataFrame:
         tab = CRM_TABLES[name]
+        query = _visible(tab, self.as_of, columns)
+        query = join(query, tab) if join else query
         with self.engine.connect() as conn:
-            frame = read_in_chunks(
-                conn, tab, _visible(tab, self.as_of, columns), "WhatId", self.opportunity_ids
-            )
+            frame = read_in_chunks(conn, tab, query, "WhatId", self.opportunity_ids)
             if "WhoId" in frame:
                 frame = self._canonical(conn, frame, "WhoId")
         self._hide_future_notes(frame, name)
         return frame
 
     def _hide_future_notes(self, frame: pd.DataFrame, name: str) -> None:
-        if name == "Event" and "StartDateTime" in frame:
-            future = frame["StartDateTime"] > pd.Timestamp(self.as_of)
-        elif "ActivityDate" in frame:
-            future = frame["ActivityDate"] > pd.Timestamp(self.as_of).normalize()
-        else:
-            return
+        future = self.notes_hidden(frame, name)
         for col in ("Description", "Status"):
             if col in frame:
                 frame[col] = frame[col].where(~future, None)
+
+    def notes_hidden(self, frame: pd.DataFrame, name: str) -> pd.Series:
+        """Per row of a Task or Event frame: is it dated after T, so its Description and
+        Status are hidden? (Needs StartDateTime for events, else ActivityDate.)"""
+        if name == "Event" and "StartDateTime" in frame:
+            return frame["StartDateTime"] > pd.Timestamp(self.as_of)
+        if name in ("Task", "Event") and "ActivityDate" in frame:
+            return frame["ActivityDate"] > pd.Timestamp(self.as_of).normalize()
+        return pd.Series(False, index=frame.index)
 
     def _canonical(self, conn: Any, frame: pd.DataFrame, column: str) -> pd.DataFrame:
         tab = CRM_TABLES["Contact"]
@@ -269,11 +287,12 @@ class Snapshot:
         if self.opportunity_ids is None:
             aliases = dict(conn.execute(query).all())
         else:  # a few deals: look up only the contacts they reference (by primary key)
-            refs = sorted({v for v in frame[column] if isinstance(v, str)})
+            refs = sorted(pd.unique(frame[column].dropna()))
             for i in range(0, len(refs), IN_CHUNK):
                 aliases.update(
                     conn.execute(query.where(tab.c.Id.in_(refs[i : i + IN_CHUNK]))).all()
                 )
         if aliases:
-            frame[column] = frame[column].map(lambda v: aliases.get(v, v))
+            values = frame[column]
+            frame[column] = values.map(aliases).where(values.isin(aliases.keys()), values)
         return frame

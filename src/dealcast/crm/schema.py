@@ -215,6 +215,20 @@ text_signal = Table(
     Column("flags", Integer, nullable=False),  # bit i = SIGNALS[i]
 )
 
+# Text-signal flags by activity row (`ml.activity_signals`): a rescore finds an activity's
+# flags without reading and hashing its text. The text at T is fixed by the row (`_row_hash`
+# changes with any edit) and whether its notes are hidden at T (it is dated later).
+activity_signal = Table(
+    "activity_signal",
+    metadata,
+    Column("activity_id", String(18), primary_key=True),
+    Column("notes_hidden", Boolean, primary_key=True),
+    Column("row_hash", String(32), nullable=False),
+    Column("version", String(16), nullable=False),  # as text_signal.version
+    Column("flags", Integer, nullable=False),
+    sqlite_with_rowid=False,  # one B-tree: a lookup is one seek (it is joined per activity)
+)
+
 # ---- Forecasts: snapshots, quotas, scenarios, backtests, human calls -----------------
 
 # One row per period of every generated forecast (run_id groups a run's periods): the

@@ -14,7 +14,8 @@ import pandas as pd
 
 from dealcast.crm.custom_fields import truthy
 from dealcast.ml.event_index import EventIndex, seconds
-from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs, stage_spells
+from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs
+from dealcast.ml.spells import StageSpells, stage_spells
 
 DAY = 86_400
 
@@ -117,19 +118,21 @@ def _typical_stage_days(
     inputs: FeatureInputs, state: pd.DataFrame, pairs: pd.DataFrame
 ) -> np.ndarray:
     """Median days spent in the stage by spells that ended within 2 years before t."""
-    spells = inputs.spells if inputs.spells is not None else stage_spells(inputs.history)
+    spells = inputs.spells
+    if spells is None:
+        spells = StageSpells.build(stage_spells(inputs.history))
     result = np.full(len(pairs), np.nan)
     stage = state["StageName"].to_numpy(object)
     t_all = pairs["AsOf"].to_numpy()
-    for name, group in spells.groupby("StageName"):
-        group = group.sort_values("End")
-        ends, days = group["End"].to_numpy(), group["Days"].to_numpy()
+    for name, group in spells.stages.items():
         rows = np.flatnonzero(stage == name)
         for when in np.unique(t_all[rows]):
-            hi = np.searchsorted(ends, when, side="right")
-            lo = np.searchsorted(ends, when - np.timedelta64(730, "D"), side="right")
+            # a window [lo, hi) of the End-sorted spells holds every tie of its bounds
+            hi = np.searchsorted(group.ends, when, side="right")
+            lo = np.searchsorted(group.ends, when - np.timedelta64(730, "D"), side="right")
             if hi > lo:
-                result[rows[t_all[rows] == when]] = max(float(np.median(days[lo:hi])), 1.0)
+                median = float(np.median(group.days[lo:hi]))
+                result[rows[t_all[rows] == when]] = max(median, 1.0)
     return result
 
 

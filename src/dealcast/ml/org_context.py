@@ -56,6 +56,12 @@ class Splice:
     def without_targets(self, frame: pd.DataFrame, column: str) -> pd.DataFrame:
         return frame[~frame[column].isin(self.ids)]
 
+    def replace(
+        self, org: pd.DataFrame, targets: pd.DataFrame, column: str = "OpportunityId"
+    ) -> pd.DataFrame:
+        """The org's rows with the target deals' replaced by `targets` (theirs at T)."""
+        return pd.concat([self.without_targets(org, column), targets], ignore_index=True)
+
 
 def data_version(store: Store) -> int:
     """Bumps with every import or sync: cached org frames never outlive the data."""
@@ -90,6 +96,6 @@ def org_context(store: Store, scoped: Snapshot) -> Splice:
     return Splice(
         _org_frames(store, hour),
         scoped.opportunity_ids or [],
-        scoped.opportunities(),
+        scoped.opportunities(last_activity=False),  # features do not use it
         scoped.history(),
     )

@@ -10,6 +10,7 @@ Fallbacks, each visible in the output:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 from sqlalchemy import func, select
 
 from dealcast.crm import audit
@@ -32,6 +34,7 @@ from dealcast.ml.rules import RULES_VERSION, rule_probability, rule_reasons
 from dealcast.risk.actions import recommend
 
 DEFAULT_BUDGET_S = 60.0
+SMALL_BATCH = 2_000  # deals scored on one xgboost thread
 
 
 @dataclass
@@ -88,7 +91,7 @@ def score(
     """Score every deal open at `as_of` (or just `deal_ids`), store and audit the batch.
     `risks` (per deal, from the risk detectors) are attached and steer the actions."""
     snap = store.as_of(as_of, deal_ids)
-    open_deals = snap.open_opportunities()
+    open_deals = snap.open_opportunities(last_activity=False)  # not needed to score
     ids = list(open_deals["Id"])
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     risks = risks or {}
@@ -139,13 +142,17 @@ def _model_scores(
 ) -> list[DealScore]:
     values = feats[list(model.features)].astype(float)
     imputed = values.isna().to_numpy()
-    margin = model.margin(values)
-    p = model.calibrator.apply(margin)
-    contribs = model.contributions(values)
-    impacts = explain.impacts(contribs, margin, model.calibrator)
-    against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
-    deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
-    actions = recommend(model, feats, deal_codes, against, base=p)
+    # A small batch (a rescore after a sync) on one thread: xgboost's thread pool costs more
+    # than it saves there (~20 ms per DMatrix built with the cores busy).
+    small = len(values) <= SMALL_BATCH
+    with xgb.config_context(nthread=1) if small else contextlib.nullcontext():
+        margin = model.margin(values)
+        p = model.calibrator.apply(margin)
+        contribs = model.contributions(values)
+        impacts = explain.impacts(contribs, margin, model.calibrator)
+        against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
+        deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
+        actions = recommend(model, feats, deal_codes, against, base=p)
     conf, factors = confidence(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
