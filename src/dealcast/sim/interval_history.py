@@ -31,22 +31,24 @@ def stored_scale(
     if kind not in BACKTESTED_KINDS:
         return None, f"{kind} forecasts are not backtested: interval as simulated"
     low, high = min(levels), max(levels)
-    query = (
-        select(backtest_run.c.id, backtest_run.c.rows)
+    newest = (
+        select(backtest_run.c.id)
         .where(backtest_run.c.period_kind == kind)
         .order_by(backtest_run.c.id.desc())
         .limit(RUNS_TO_SEARCH)
     )
-    with store.engine.connect() as conn:
-        runs = conn.execute(query).all()
     today = first_close_day(as_of)
-    for run_id, rows in runs:
-        past = _past(cast(list[dict[str, Any]], rows or []), low, high, today, won_at_t)
-        if past is None:  # other interval levels: not comparable
-            continue
-        scale = fit_scale(past, high - low, f"backtest run {run_id}")
-        if scale is not None:
-            return scale, None
+    with store.engine.connect() as conn:
+        run_ids: list[int] = list(conn.execute(newest).scalars())
+        for run_id in run_ids:  # their rows (JSON, large) one run at a time
+            query = select(backtest_run.c.rows).where(backtest_run.c.id == run_id)
+            rows = cast(list[dict[str, Any]], conn.execute(query).scalar_one() or [])
+            past = _past(rows, low, high, today, won_at_t)
+            if past is None:  # other interval levels: not comparable
+                continue
+            scale = fit_scale(past, high - low, f"backtest run {run_id}")
+            if scale is not None:
+                return scale, None
     return None, (
         f"no stored {kind} backtest with enough periods ended by {today:%Y-%m-%d} "
         f"(run `dealcast backtest --period {kind}`): interval as simulated"
