@@ -51,7 +51,8 @@ from dealcast.sim import accuracy
 from dealcast.sim.engine import run_forecast
 from dealcast.sim.expectation import expected_matrix
 from dealcast.sim.inputs import PipelineInputs, load_inputs
-from dealcast.sim.interval_calibration import MIN_PERIODS, PastPeriod, fit_scale
+from dealcast.sim.interval_calibration import MIN_PERIODS, fit_scale
+from dealcast.sim.interval_history import past_periods
 from dealcast.sim.montecarlo import DEFAULT_LEVELS
 from dealcast.sim.periods import Period, periods_from
 from dealcast.sim.walkforward import SCORERS, WalkForward, instant_before
@@ -191,7 +192,7 @@ def backtest(
             progress(f"{period.label}: {what} as of {t:%Y-%m-%d %H:%M:%S.%f}")
         pit = walk.scores(t)
         inputs = load_inputs(store, t, pit.probabilities, pit.model_version, actor=actor)
-        past = _past_periods(warm + rows, period, inputs.won)
+        past = past_periods(warm + rows, period.start, inputs.won)
         scale = fit_scale(past, lv[-1] - lv[0], CALIBRATED_ON)
         (forecast,) = run_forecast(
             inputs,
@@ -303,23 +304,6 @@ def _warmup_periods(
     step = 3 if first.kind == "quarter" else 1
     earlier = [_shifted(first, -step * k, fiscal_start_month) for k in range(n, 0, -1)]
     return [p for p in earlier if data_start is not None and p.start >= data_start]
-
-
-def _past_periods(
-    rows: list[dict[str, Any]], period: Period, won_at_t: pd.DataFrame
-) -> list[PastPeriod]:
-    """Earlier snapshots of this run whose period ended before this one began, with the
-    actual as known at this snapshot (deals won by T), so the scale stays point-in-time."""
-    past = []
-    for r in rows:
-        start, end = date.fromisoformat(r["start"]), date.fromisoformat(r["end"])
-        raw = r["interval_raw"]
-        # a zero-width interval (nothing open, e.g. before the data began) says nothing
-        # about how wide one should be
-        if end < period.start and raw["low"] is not None and raw["high"] > raw["low"]:
-            actual = _booked(won_at_t, Period(period.kind, r["period"], start, end))
-            past.append(PastPeriod(r["forecast"]["ours"], raw["low"], raw["high"], actual))
-    return past
 
 
 def _diagnostics(

@@ -43,10 +43,12 @@ def stored_scale(
         for run_id in run_ids:  # their rows (JSON, large) one run at a time
             query = select(backtest_run.c.rows).where(backtest_run.c.id == run_id)
             rows = cast(list[dict[str, Any]], conn.execute(query).scalar_one() or [])
-            past = _past(rows, low, high, today, won_at_t)
-            if past is None:  # other interval levels: not comparable
+            levels_of = [[float(x) for x in r["interval"].get("levels") or []] for r in rows]
+            if any(lv != [low, high] for lv in levels_of):  # other levels: not comparable
                 continue
-            scale = fit_scale(past, high - low, f"backtest run {run_id}")
+            scale = fit_scale(
+                past_periods(rows, today, won_at_t), high - low, f"backtest run {run_id}"
+            )
             if scale is not None:
                 return scale, None
     return None, (
@@ -55,19 +57,19 @@ def stored_scale(
     )
 
 
-def _past(
-    rows: list[dict[str, Any]], low: float, high: float, today: date, won: pd.DataFrame
-) -> list[PastPeriod] | None:
+def past_periods(rows: list[dict[str, Any]], before: date, won: pd.DataFrame) -> list[PastPeriod]:
+    """Backtest rows whose period ended before `before`, each with its actual re-read from
+    `won` (the deals won by T, so the scale stays point-in-time)."""
+    days = won["ClosedAt"].dt.date
+    amount = won["Amount"].fillna(0.0)
     past = []
     for r in rows:
-        interval = r.get("interval") or {}
-        if [float(x) for x in interval.get("levels") or []] != [low, high]:
-            return None
-        raw = r.get("interval_raw") or interval  # runs before calibration stored raw ones
+        raw = r.get("interval_raw") or r["interval"]  # runs before calibration stored raw ones
         start, end = date.fromisoformat(r["start"]), date.fromisoformat(r["end"])
-        if end >= today or raw.get("low") is None:
+        # a zero-width interval (nothing open, e.g. before the data began) says nothing
+        # about how wide one should be
+        if end >= before or raw.get("low") is None or raw["high"] <= raw["low"]:
             continue
-        days = won["ClosedAt"].dt.date
-        actual = float(won.loc[(days >= start) & (days <= end), "Amount"].fillna(0.0).sum())
+        actual = float(amount[(days >= start) & (days <= end)].sum())
         past.append(PastPeriod(float(r["forecast"]["ours"]), raw["low"], raw["high"], actual))
     return past
