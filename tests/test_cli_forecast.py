@@ -113,3 +113,20 @@ def test_scenario_run_save_list(demo_org: DemoOrg, db: str, capsys: Any, monkeyp
         ["scenario", "run", "--change", bad, "--db", db, *AS_OF], capsys, monkeypatch
     )
     assert code == 2 and "no open deal" in err
+
+
+def test_forecast_table_says_how_its_intervals_were_calibrated(
+    db: str, capsys: Any, monkeypatch: Any
+) -> None:
+    forecast = ["forecast", "--period", "month", "--sims", "500", "--db", db, *AS_OF]
+    code, out, err = run_cli(forecast, capsys, monkeypatch)
+    assert code == 0, err
+    assert "Intervals not calibrated: no stored month backtest" in " ".join(out.split())
+    backtest = ["backtest", "--from", "2025-12-01", "--to", "2026-05-01", "--period", "month",
+                "--scorer", "stage", "--sims", "200", "--db", db, "--format", "json"]  # fmt: skip
+    code, out, err = run_cli(backtest, capsys, monkeypatch)
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    code, out, err = run_cli(forecast, capsys, monkeypatch)
+    assert code == 0, err
+    assert f"by how backtest run {run_id} missed over 6 periods" in " ".join(out.split())

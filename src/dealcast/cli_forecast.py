@@ -66,6 +66,14 @@ def _forecast_table(result: dict[str, Any], title: str) -> None:
     out.print(table)
     for note in notes:
         out.print(note)
+    calibration = result.get("interval_calibration") or {}
+    if calibration.get("source"):
+        out.print(
+            f"Intervals widened x{calibration['factor']:g} by how {calibration['source']} "
+            f"missed over {calibration['periods']} periods."
+        )
+    elif calibration.get("note"):
+        out.print(f"Intervals not calibrated: {calibration['note']}")
 
 
 @forecast_app.callback()
