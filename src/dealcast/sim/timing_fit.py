@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -84,20 +83,13 @@ def fit_timing(
     final = rows.drop_duplicates("OpportunityId")["FinalAmount"].dropna()
     low, high = np.quantile(final, [1 / 3, 2 / 3]) if len(final) else (0.0, 0.0)
     groups = TimingGroups((float(low), float(high)), fiscal_start_month)
-    labels, anchors = [], []
-    for snapshot, part in rows.groupby("Snapshot", sort=False):
-        g, a = groups.label(
-            part["CloseDate"],
-            part["Amount"],
-            first_close_day(cast(pd.Timestamp, snapshot).to_pydatetime()),
-        )
-        labels.append(pd.Series(g, index=part.index))
-        anchors.append(pd.Series(a, index=part.index))
-    label, anchor = pd.concat(labels).sort_index(), pd.concat(anchors).sort_index()
+    # each section's first close day: the month start after its last instant
+    first_days = (rows["Snapshot"] + pd.Timedelta(microseconds=1)).dt.normalize()
+    label, anchor = groups.label(rows["CloseDate"], rows["Amount"], first_days)
     timing = TimingModel.fit(
-        label.to_numpy(),
+        label,
         rows["SlipCount"].fillna(0).to_numpy(np.int64),
-        anchor.to_numpy("datetime64[D]"),
+        anchor,
         rows["ClosedAt"].to_numpy("datetime64[D]"),
     )
     try:

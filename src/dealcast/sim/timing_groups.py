@@ -56,19 +56,24 @@ class TimingGroups:
         )
 
     def label(
-        self, stated_close: Any, amount: Any, first_day: date
+        self, stated_close: Any, amount: Any, first_day: date | Any
     ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.datetime64]]:
-        """(group label, anchor day) per deal open on `first_day`: its stated close date, or
-        `first_day` when that has passed."""
+        """(group label, anchor day) per deal open on `first_day` (one day, or one per deal):
+        its stated close date, or `first_day` when that has passed."""
         close = pd.to_datetime(pd.Series(stated_close)).to_numpy("datetime64[D]")
-        anchor_day = np.datetime64(first_day, "D")
-        overdue = close < anchor_day
-        months = pd.DatetimeIndex(close).month.to_numpy()
-        stated = np.char.add("m", month_in_quarter(months, self.fiscal_start_month).astype(str))
-        today = f"o{month_in_quarter([first_day.month], self.fiscal_start_month)[0]}"
-        where = np.where(overdue, today, stated)
-        groups = np.char.add(np.char.add(self.sizes(amount), "@"), where)
-        return groups, np.where(overdue, anchor_day, close)
+        if isinstance(first_day, date):
+            days = np.full(close.shape, np.datetime64(first_day, "D"))
+        else:
+            days = pd.to_datetime(pd.Series(first_day)).to_numpy("datetime64[D]")
+        overdue = close < days
+        in_quarter = [
+            month_in_quarter(pd.DatetimeIndex(d).month.to_numpy(), self.fiscal_start_month)
+            for d in (close, days)
+        ]
+        stated = np.char.add("m", in_quarter[0].astype(str))
+        today = np.char.add("o", in_quarter[1].astype(str))
+        groups = np.char.add(np.char.add(self.sizes(amount), "@"), np.where(overdue, today, stated))
+        return groups, np.where(overdue, days, close)
 
     def to_dict(self) -> dict[str, Any]:
         return {"size_cuts": list(self.size_cuts), "fiscal_start_month": self.fiscal_start_month}
