@@ -1,5 +1,5 @@
 """The forecast tables on PostgreSQL: snapshots, quotas, scenarios, human calls, history,
-what changed and rep accuracy (rules scorer: no training needed)."""
+what changed, rep accuracy and backtest-calibrated intervals (rules scorer: no training)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from dealcast.crm.export_import import import_export
 from dealcast.crm.stages import STANDARD_STAGES
 from dealcast.crm.store import Store
+from dealcast.sim.backtest import backtest
 from dealcast.sim.changes import what_changed
 from dealcast.sim.forecast_history import history
 from dealcast.sim.pipeline import forecast
@@ -65,4 +66,10 @@ def test_forecast_governance_on_postgres(store: Store, demo_org: DemoOrg, tmp_pa
     waterfall = what_changed(store, "2026-Q2", demo_org.as_of - timedelta(days=30), demo_org.as_of)
     assert waterfall.reconciles()
     assert accuracy(store, demo_org.as_of)["rule"]
+
+    # a stored backtest (JSON rows read back from PostgreSQL) calibrates later intervals
+    run = backtest(store, "2025-12-01", "2026-05-01", "month", scorer="stage", n_sims=200,
+                   actuals_as_of=demo_org.as_of)  # fmt: skip
+    month = forecast(store, demo_org.as_of, "month", 1, seed=5, n_sims=500)
+    assert month["interval_calibration"]["source"] == f"backtest run {run.run_id}"
     assert store.verify_audit().ok
