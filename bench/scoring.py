@@ -159,10 +159,9 @@ def speed(scale: float, retrain: bool = False) -> dict[str, Any]:
         "depth": model.params.max_depth,
     }
 
-    def full() -> None:
-        feats = compute(
-            FeatureInputs.load(store, END, ids), pd.DataFrame({"OpportunityId": ids, "AsOf": END})
-        )
+    def full() -> None:  # the feature store's read: activities summed per deal at END
+        inputs = FeatureInputs.load(store, END, ids, horizon_only=True)
+        feats = compute(inputs, pd.DataFrame({"OpportunityId": ids, "AsOf": END}))
         values = feats[model.features].astype(float)
         margin = model.margin(values)
         model.calibrator.apply(margin)

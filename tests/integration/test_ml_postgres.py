@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from dealcast.cli_ml import train_model
@@ -16,6 +17,7 @@ from dealcast.ml import scoring
 from dealcast.ml.registry import Registry
 from dealcast.sim.pipeline import forecast
 from tests.demo_org import DemoOrg
+from tests.ml.test_activity_rollup import _exact, _ids, _summed
 
 
 def _count(store: Store, table: Any) -> int:
@@ -25,6 +27,13 @@ def _count(store: Store, table: Any) -> int:
 
 def test_ml_path_on_postgres(store: Store, demo_org: DemoOrg) -> None:
     import_export(store, demo_org.folder, actor="t", as_of=demo_org.as_of)
+    # activities summed per deal in PostgreSQL (`activity_rollup`): cold (every text read),
+    # then warm (flags found in SQL), both equal to the features from every row
+    ids = _ids(store, demo_org.as_of, 120)
+    exact = _exact(store, demo_org.as_of, ids)
+    for _ in ("cold", "warm"):
+        summed, _inputs = _summed(store, demo_org.as_of, ids)
+        pd.testing.assert_frame_equal(summed, exact)
     result, message = train_model(store, demo_org.as_of, "t")
     assert result is not None, message
     risks = {r["opportunity_id"]: r["risks"] for r in risk_rows(store, demo_org.as_of)}

@@ -77,3 +77,28 @@ def test_calibrators_round_trip_and_choose() -> None:
         again = calibration.from_dict(cal.to_dict())
         np.testing.assert_allclose(again.apply(margin), cal.apply(margin))
         assert (cal.support(margin) > 0).all()
+
+
+def test_every_prediction_names_its_threads(
+    fitted: tuple[CalibratedModel, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """xgboost 3.2 never restores its global nthread to 0 ("all cores") after a
+    `config_context(nthread=1)`: each prediction must ask for its threads explicitly, or a
+    service would score everything on one thread after its first small batch."""
+    import xgboost as xgb
+
+    from dealcast.ml import model as model_module
+
+    model, _ = fitted
+    asked: list[int] = []
+    real = xgb.config_context
+    monkeypatch.setattr(
+        model_module.xgb, "config_context", lambda **kw: asked.append(kw["nthread"]) or real(**kw)
+    )
+    x, _ = _data(3000, 4)
+    model.margin(x.iloc[:10])
+    model.contributions(x.iloc[:500])
+    model.margin(x)
+    model.contributions(x.iloc[:50])
+    cores = model_module.ALL_CORES
+    assert asked == [1, cores, cores, 1]

@@ -71,7 +71,7 @@ def coerce(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             continue
         col_type = table.c[name].type
         if isinstance(col_type, DateTime | Date):
-            frame[name] = _datetimes(frame[name])
+            frame[name] = datetimes(frame[name])
         elif isinstance(col_type, Boolean):
             frame[name] = frame[name].fillna(False).astype(bool)
         elif isinstance(col_type, Float | Integer):
@@ -99,7 +99,7 @@ def read_in_chunks(
     return pd.concat(parts, ignore_index=True)
 
 
-def _datetimes(values: pd.Series) -> pd.Series:
+def datetimes(values: pd.Series) -> pd.Series:
     first = values.first_valid_index()
     if values.dtype == object and first is not None and isinstance(values[first], str):
         # ISO text (SQLite), with or without a time part and fractional seconds

@@ -244,25 +244,36 @@ class Snapshot:
     def emails(
         self, columns: Sequence[str] | None = None, join: Join | None = None
     ) -> pd.DataFrame:
-        tab = CRM_TABLES["EmailMessage"]
-        query = _visible(tab, self.as_of, columns).where(
-            (tab.c.MessageDate <= self.as_of) | tab.c.MessageDate.is_(None)
-        )
-        query = join(query, tab) if join else query
+        return self._activities("EmailMessage", columns, join)
+
+    def activity_query(self, name: str, columns: Sequence[str] | None = None) -> Select[Any]:
+        """Rows of the activity table `name` (Task, Event, EmailMessage) that exist at T: the
+        visibility rules every read of activities shares (callers may swap the columns for
+        aggregates with `with_only_columns`)."""
+        tab = CRM_TABLES[name]
+        query = _visible(tab, self.as_of, columns)
+        if name == "EmailMessage":
+            query = query.where((tab.c.MessageDate <= self.as_of) | tab.c.MessageDate.is_(None))
+        return query
+
+    def read_activities(self, name: str, query: Select[Any]) -> pd.DataFrame:
+        """`query` (from `activity_query`) over this snapshot's deals, with WhoId (when
+        selected) pointing at canonical contacts."""
+        tab = CRM_TABLES[name]
+        deal = "RelatedToId" if name == "EmailMessage" else "WhatId"
         with self.engine.connect() as conn:
-            return read_in_chunks(conn, tab, query, "RelatedToId", self.opportunity_ids)
+            frame = read_in_chunks(conn, tab, query, deal, self.opportunity_ids)
+            if "WhoId" in frame:
+                frame = self._canonical(conn, frame, "WhoId")
+        return frame
 
     def _activities(
         self, name: str, columns: Sequence[str] | None, join: Join | None
     ) -> pd.DataFrame:
-        tab = CRM_TABLES[name]
-        query = _visible(tab, self.as_of, columns)
-        query = join(query, tab) if join else query
-        with self.engine.connect() as conn:
-            frame = read_in_chunks(conn, tab, query, "WhatId", self.opportunity_ids)
-            if "WhoId" in frame:
-                frame = self._canonical(conn, frame, "WhoId")
-        self._hide_future_notes(frame, name)
+        query = self.activity_query(name, columns)
+        frame = self.read_activities(name, join(query, CRM_TABLES[name]) if join else query)
+        if name != "EmailMessage":
+            self._hide_future_notes(frame, name)
         return frame
 
     def _hide_future_notes(self, frame: pd.DataFrame, name: str) -> None:

@@ -32,6 +32,9 @@ from dealcast.risk.context_text import mask_names
 from dealcast.risk.signal_cache import cached_signals
 from dealcast.risk.text_patterns import TextSignals
 
+# the text signals that features count (one definition for the row and the summed paths)
+TEXT_SIGNALS = ("pricing", "competitor", "budget_confirmed", "contract_review")
+
 
 class SignalCache:
     """The cache as one feature build sees it: these signals, texts masked by `masked`."""

@@ -25,14 +25,14 @@ from dealcast.crm.activities import activity_frame
 from dealcast.crm.dedup import normalise_email
 from dealcast.crm.stages import StageConfig
 from dealcast.crm.store import Store
-from dealcast.ml.activity_signals import SignalCache, row_flags, text_flags
+from dealcast.ml.activity_rollup import ActivitySummary, summarise
+from dealcast.ml.activity_signals import TEXT_SIGNALS, SignalCache, row_flags, text_flags
 from dealcast.ml.org_context import org_context
 from dealcast.ml.spells import StageSpells, stage_spells
 from dealcast.risk import signal_cache
 from dealcast.risk.context_text import colliding_names
 from dealcast.risk.text_patterns import TextSignals
 
-TEXT_SIGNALS = ("pricing", "competitor", "budget_confirmed", "contract_review")
 _ADDRESS_SEPARATORS = re.compile(r"[;,]")  # an email's first recipient ends at ; or ,
 # what `activity_frame(text=False)` and `SignalCache.join` add for the flags lookup
 _ROW_COLUMNS = ["Source", "NotesHidden", "CachedFlags", "CachedHidden"]
@@ -53,6 +53,9 @@ class FeatureInputs:
     spells: StageSpells | None = None  # the org's stage spells, when precomputed
     # mapped CRM custom fields known by H (`custom_fields.history`: RecordId, Feature, ...)
     crm_fields: pd.DataFrame | None = None
+    # instead of `activities` (then empty): their sums per deal at the horizon, read when
+    # features are wanted at the horizon only (`activity_rollup`)
+    activity_summary: ActivitySummary | None = None
 
     @classmethod
     def load(
@@ -61,7 +64,11 @@ class FeatureInputs:
         horizon: datetime,
         opportunity_ids: Iterable[str] | None = None,
         signals: TextSignals | None = None,
+        horizon_only: bool = False,
     ) -> FeatureInputs:
+        """With `opportunity_ids` and `horizon_only` (features wanted at the horizon only, as
+        the feature store wants them), activities come summed per deal from SQL
+        (`activity_rollup.summarise`): `compute` then refuses other times."""
         ids = None if opportunity_ids is None else sorted(set(opportunity_ids))
         signals = signals or TextSignals()
         scoped = store.as_of(horizon, ids)
@@ -95,7 +102,13 @@ class FeatureInputs:
                 f"masked:{signals.competitors}",
                 lambda: colliding_names(_people(org.contacts, scoped.users()), signals),
             )
-        activities = _activities(store, scoped, by_email, masked, signals, horizon)
+        cache = SignalCache(store.engine, signals, masked, scoped.as_of)
+        summary = None
+        if horizon_only and ids is not None:  # per-deal sums from SQL (`activity_rollup`)
+            summary = summarise(scoped, cache).with_contacts(lambda a: contacts_of(a, by_email))
+            activities = pd.DataFrame(columns=["OpportunityId", "Kind", "Inbound", "ContactId"])
+        else:
+            activities = _activities(cache, scoped, by_email, horizon)
         roles = scoped.contact_roles()[
             ["OpportunityId", "ContactId", "Role", "IsPrimary", "CreatedDate"]
         ]
@@ -109,6 +122,7 @@ class FeatureInputs:
             closes=closes,
             spells=spells,
             crm_fields=custom_fields.history(store, scoped.as_of, "Opportunity", None, ids),
+            activity_summary=summary,
         )
 
 
@@ -168,14 +182,8 @@ def _people(contacts: pd.DataFrame, users: pd.DataFrame) -> pd.Series:
 
 
 def _activities(
-    store: Store,
-    snap: Any,
-    by_email: dict[str, str],
-    masked: list[str],
-    signals: TextSignals,
-    horizon: datetime,
+    cache: SignalCache, snap: Any, by_email: dict[str, str], horizon: datetime
 ) -> pd.DataFrame:
-    cache = SignalCache(store.engine, signals, masked, snap.as_of)
     if snap.opportunity_ids is None:
         acts = activity_frame(snap)
     else:  # a few deals: no bodies; each row comes with its stored flags (activity_signals)
@@ -187,18 +195,23 @@ def _activities(
     address = acts.loc[is_email, "ContactId"].where(
         acts.loc[is_email, "Inbound"], acts.loc[is_email, "To"]
     )
-    # the same address recurs on many emails: parse and look up each distinct one once
-    raw = address.fillna("")
-    contact_of = {
-        a: by_email.get(normalise_email(_ADDRESS_SEPARATORS.split(a)[0]) or "")
-        for a in pd.unique(raw)
-    }
-    acts.loc[is_email, "ContactId"] = raw.map(contact_of.__getitem__)
+    acts.loc[is_email, "ContactId"] = contacts_of(address, by_email)
     acts = acts[acts["Known"] <= pd.Timestamp(horizon)]
     flags = _signal_flags(cache, snap, acts)
     drop = ["Text", "Subject", "To", "Happened", "Created", *_ROW_COLUMNS]
     acts = pd.concat([acts.drop(columns=drop, errors="ignore"), flags], axis=1)
     return acts.reset_index(drop=True)
+
+
+def contacts_of(addresses: pd.Series, by_email: dict[str, str]) -> pd.Series:
+    """The canonical contact of each address (its first one), None when unknown."""
+    raw = addresses.fillna("")
+    # the same address recurs on many emails: parse and look up each distinct one once
+    contact_of = {
+        a: by_email.get(normalise_email(_ADDRESS_SEPARATORS.split(a)[0]) or "")
+        for a in pd.unique(raw)
+    }
+    return raw.map(contact_of.__getitem__)
 
 
 def _signal_flags(cache: SignalCache, snap: Any, acts: pd.DataFrame) -> pd.DataFrame:

@@ -55,7 +55,7 @@ class FeatureStore:
         missing = [i for i in ids if i not in cached.index]
         parts = [cached.reset_index()] if len(cached) else []
         if missing:
-            inputs = FeatureInputs.load(self.store, as_of, missing)
+            inputs = FeatureInputs.load(self.store, as_of, missing, horizon_only=True)
             fresh = compute(inputs, pd.DataFrame({"OpportunityId": missing, "AsOf": as_of}))
             self._save(fresh)
             parts.append(fresh.assign(FeaturesAsOf=fresh["AsOf"]))

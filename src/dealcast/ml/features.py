@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dealcast.crm.custom_fields import truthy
+from dealcast.ml import horizon_features
 from dealcast.ml.event_index import EventIndex, seconds
 from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs
 from dealcast.ml.spells import StageSpells, stage_spells
@@ -144,6 +145,19 @@ def _codes(deals: pd.Index, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _activity_features(
     inputs: FeatureInputs, deals: pd.Index, code: np.ndarray, t: np.ndarray, age: np.ndarray
 ) -> dict[str, np.ndarray]:
+    if inputs.activity_summary is not None:
+        if (t != seconds(pd.Series([inputs.horizon]))[0]).any():
+            raise ValueError(
+                "these inputs hold activities summed at their horizon; load them without "
+                "horizon_only to compute features at other times"
+            )
+        champ_of, named = _champions(inputs, deals, code, t)
+        champion = np.array(
+            [champ_of.get(c) if n else None for c, n in zip(code, named, strict=True)]
+        )
+        return horizon_features.activity_features(
+            inputs.activity_summary, deals, code, t, age, champion
+        )
     acts = inputs.activities
     acode, keep = _codes(deals, acts["OpportunityId"])
     acts, acode = acts[keep], acode[keep]
@@ -189,26 +203,26 @@ def _activity_features(
 def _champion(
     inputs: FeatureInputs, deals: pd.Index, eng: pd.DataFrame, code: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
-    primary = inputs.roles[inputs.roles["IsPrimary"]].sort_values("CreatedDate")
-    primary = primary.drop_duplicates("OpportunityId")
-    champ_of = dict(
-        zip(
-            deals.get_indexer(pd.Index(primary["OpportunityId"])), primary["ContactId"], strict=True
-        )
-    )
-    since = dict(
-        zip(
-            deals.get_indexer(pd.Index(primary["OpportunityId"])),
-            seconds(primary["CreatedDate"]),
-            strict=True,
-        )
-    )
+    champ_of, named = _champions(inputs, deals, code, t)
     touches = eng[eng["ContactId"].to_numpy() == eng["_code"].map(champ_of).to_numpy()]
     counts = EventIndex(touches["_code"].to_numpy(), touches["_known"].to_numpy()).count_between(
         code, t - 30 * DAY, t
     )
-    named = np.array([since.get(c, np.iinfo(np.int64).max) for c in code]) <= t
     return np.where(named, np.log1p(counts), 0.0)
+
+
+def _champions(
+    inputs: FeatureInputs, deals: pd.Index, code: np.ndarray, t: np.ndarray
+) -> tuple[dict[int, str], np.ndarray]:
+    """Each deal's champion (its first primary contact role), by deal code; and per pair,
+    whether it was named by t."""
+    primary = inputs.roles[inputs.roles["IsPrimary"]].sort_values("CreatedDate")
+    primary = primary.drop_duplicates("OpportunityId")
+    at = deals.get_indexer(pd.Index(primary["OpportunityId"]))
+    champ_of = dict(zip(at, primary["ContactId"], strict=True))
+    since = dict(zip(at, seconds(primary["CreatedDate"]), strict=True))
+    named = np.array([since.get(c, np.iinfo(np.int64).max) for c in code]) <= t
+    return champ_of, named
 
 
 def _relationship_features(

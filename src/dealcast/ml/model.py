@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,6 +18,12 @@ import pandas as pd
 import xgboost as xgb
 
 from dealcast.ml import calibration, metrics
+
+ALL_CORES = (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
+ONE_THREAD_MARGIN_ROWS = 2_000  # predictions (cheap per row) on one thread below this
+ONE_THREAD_SHAP_ROWS = 200  # exact SHAP (costly per row) halves on two threads from here
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,8 @@ class CalibratedModel:
         return xgb.DMatrix(values.to_numpy(float), feature_names=self.features)
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.booster.predict(self.matrix(frame), output_margin=True))
+        with xgb.config_context(nthread=threads_for(len(frame), ONE_THREAD_MARGIN_ROWS)):
+            return np.asarray(self.booster.predict(self.matrix(frame), output_margin=True))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated win probability in [0, 1]."""
@@ -118,7 +126,8 @@ class CalibratedModel:
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
         """Exact TreeSHAP in log-odds: shape (rows, features + 1), last column the bias."""
-        return np.asarray(self.booster.predict(self.matrix(frame), pred_contribs=True))
+        with xgb.config_context(nthread=threads_for(len(frame), ONE_THREAD_SHAP_ROWS)):
+            return np.asarray(self.booster.predict(self.matrix(frame), pred_contribs=True))
 
     # ---- persistence ------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -151,6 +160,15 @@ class CalibratedModel:
             high=doc["high"],
             params=ModelParams(**doc["params"]),
         )
+
+
+def threads_for(rows: int, one_thread_below: int) -> int:
+    """xgboost threads for a prediction on `rows` rows: one for small batches (its thread
+    pool costs more than it saves there, ~20 ms per DMatrix with the cores busy), else every
+    core. Always explicit: xgboost 3.2 never restores its global nthread to 0 ("all") after
+    a `config_context(nthread=1)`, so relying on the default would leave a long-running
+    process on one thread after its first small batch."""
+    return 1 if rows < one_thread_below else ALL_CORES
 
 
 def _finite(value: Any) -> float:

@@ -10,7 +10,6 @@ Fallbacks, each visible in the output:
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,6 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from sqlalchemy import func, select
 
 from dealcast.crm import audit
@@ -34,7 +32,6 @@ from dealcast.ml.rules import RULES_VERSION, rule_probability, rule_reasons
 from dealcast.risk.actions import recommend
 
 DEFAULT_BUDGET_S = 60.0
-SMALL_BATCH = 2_000  # deals scored on one xgboost thread
 
 
 @dataclass
@@ -142,17 +139,13 @@ def _model_scores(
 ) -> list[DealScore]:
     values = feats[list(model.features)].astype(float)
     imputed = values.isna().to_numpy()
-    # A small batch (a rescore after a sync) on one thread: xgboost's thread pool costs more
-    # than it saves there (~20 ms per DMatrix built with the cores busy).
-    small = len(values) <= SMALL_BATCH
-    with xgb.config_context(nthread=1) if small else contextlib.nullcontext():
-        margin = model.margin(values)
-        p = model.calibrator.apply(margin)
-        contribs = model.contributions(values)
-        impacts = explain.impacts(contribs, margin, model.calibrator)
-        against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
-        deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
-        actions = recommend(model, feats, deal_codes, against, base=p)
+    margin = model.margin(values)  # each call picks its xgboost threads (`threads_for`)
+    p = model.calibrator.apply(margin)
+    contribs = model.contributions(values)
+    impacts = explain.impacts(contribs, margin, model.calibrator)
+    against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
+    deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
+    actions = recommend(model, feats, deal_codes, against, base=p)
     conf, factors = confidence(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
@@ -209,9 +202,9 @@ def _rule_scores(feats: pd.DataFrame, as_of: datetime) -> list[DealScore]:
 
 
 def _feature_dicts(feats: pd.DataFrame) -> list[dict[str, float | None]]:
-    values = feats[list(FEATURE_NAMES)].to_numpy(float)
+    values = feats[list(FEATURE_NAMES)].to_numpy(float).tolist()  # Python floats, at once
     return [
-        {f: (None if np.isnan(v) else float(v)) for f, v in zip(FEATURE_NAMES, row, strict=True)}
+        {f: (None if v != v else v) for f, v in zip(FEATURE_NAMES, row, strict=True)}  # NaN
         for row in values
     ]
 
