@@ -139,10 +139,10 @@ def _query(snap: Snapshot, cache: SignalCache, name: str) -> Select[Any]:
     def count(cond: Any) -> Any:
         return func.sum(case((cond, 1), else_=0))
 
-    inbound: Any = false()
-    engaged: Any = null()
-    if name == "EmailMessage":
-        inbound = func.coalesce(c.Incoming, false())
+    email = name == "EmailMessage"
+    none: Any = literal(0)  # a count that does not apply to this table (no work per row)
+    inbound: Any = func.coalesce(c.Incoming, false()) if email else false()
+    if email:
         engaged = case((inbound, c.FromAddress), else_=null())
     elif name == "Task":
         is_call = func.lower(func.coalesce(c.TaskSubtype, "")) == "call"
@@ -152,21 +152,20 @@ def _query(snap: Snapshot, cache: SignalCache, name: str) -> Select[Any]:
     columns = [
         c[_DEAL[name]],
         literal(name).label("Source"),
-        count(inbound).label("Inbound"),
-        count(~inbound if name == "EmailMessage" else false()).label("Outbound"),
+        (count(inbound) if email else none).label("Inbound"),
+        (count(~inbound) if email else none).label("Outbound"),
         count(window).label("InWindow"),
-        count(window if name == "Event" else false()).label("MeetingsInWindow"),
-        func.max(case((inbound, known), else_=null())).label("LastInbound"),
+        (count(window) if name == "Event" else none).label("MeetingsInWindow"),
+        (func.max(case((inbound, known))) if email else null()).label("LastInbound"),
         *(count(flags.op("&")(signal_cache.BITS[s]) != 0).label(s) for s in SIGNALS),
         agg(engaged).label("Engaged"),
         agg(case((window, engaged), else_=null())).label("Touches"),
         agg(case((hit, null()), else_=c.Id)).label("Missed"),
     ]
     query = cache.join(snap.activity_query(name), table)
-    if name != "EmailMessage":  # an email seen at T was sent and logged by T: known by T
-        query = query.where(known <= literal(at, DateTime))  # a task or meeting may be later
-    if name != "EmailMessage":  # a duplicate contact stands for its canonical one
-        query = query.outerjoin(_ALIAS, _ALIAS.c.Id == c.WhoId)
+    if not email:  # an email seen at T was sent and logged by T; a task or meeting may be later
+        query = query.where(known <= literal(at, DateTime))
+        query = query.outerjoin(_ALIAS, _ALIAS.c.Id == c.WhoId)  # duplicates: canonical
     return query.with_only_columns(*columns).group_by(c[_DEAL[name]])
 
 
