@@ -88,9 +88,8 @@ def summarise(snap: Snapshot, cache: SignalCache) -> ActivitySummary:
 
 def _contacts(deals: pd.DataFrame) -> pd.DataFrame:
     rows: list[tuple[str, str, bool, str]] = []
-    for deal, source, engaged, touches in zip(
-        deals["OpportunityId"], deals["Source"], deals["Engaged"], deals["Touches"], strict=True
-    ):
+    columns = (deals[c].tolist() for c in ("OpportunityId", "Source", "Engaged", "Touches"))
+    for deal, source, engaged, touches in zip(*columns, strict=True):
         if isinstance(engaged, str):  # who engaged at all: once each (else None or NaN)
             rows.extend((deal, c, False, source) for c in set(engaged.split(SEP)) if c)
         if isinstance(touches, str):  # touches inside the window: once per touch
@@ -104,7 +103,7 @@ def _add_missed_flags(cache: SignalCache, deals: pd.DataFrame, summed: pd.DataFr
     rows = [
         (deal, source, i)
         for deal, source, ids in zip(
-            deals["OpportunityId"], deals["Source"], deals["Missed"], strict=True
+            *(deals[c].tolist() for c in ("OpportunityId", "Source", "Missed")), strict=True
         )
         if isinstance(ids, str)
         for i in ids.split(SEP)

@@ -145,12 +145,12 @@ def _model_scores(
     impacts = explain.impacts(contribs, margin, model.calibrator)
     against = [[model.features[j] for j in np.flatnonzero(row <= -1.0)] for row in impacts]
     deal_codes = [codes.get(str(i), []) for i in feats["OpportunityId"]]
-    actions = recommend(model, feats, deal_codes, against, base=p)
+    records = cast(list[dict[str, Any]], feats.to_dict("records"))
+    actions = recommend(model, feats, deal_codes, against, base=p, records=records)
     conf, factors = confidence(
         values, imputed, model.low, model.high, p, model.calibrator.support(margin)
     )
     names = list(model.features)
-    records = cast(list[dict[str, Any]], feats.to_dict("records"))
     feature_dicts = _feature_dicts(feats)
     out = []
     for i, row in enumerate(records):

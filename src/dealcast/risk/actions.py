@@ -153,14 +153,17 @@ def recommend(
     negative_features: Sequence[Sequence[str]],
     top: int = 3,
     base: np.ndarray | None = None,
+    records: list[dict[str, Any]] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Per deal (row of `features`), the best `top` actions with measured gains.
 
     `risk_codes[i]`: the deal's risk codes; `negative_features[i]`: features whose SHAP
     impact counts against it. An action is a candidate when it answers either. `base`: the
-    model's probabilities for `features` when the caller already has them.
+    model's probabilities for `features` when the caller already has them, `records` its
+    rows as dicts (`to_dict("records")`).
     """
-    records = cast(list[dict[str, Any]], features.to_dict("records"))
+    if records is None:
+        records = cast(list[dict[str, Any]], features.to_dict("records"))
     rows, keys, changed = [], [], []
     for i, (codes, against) in enumerate(zip(risk_codes, negative_features, strict=True)):
         code_set, against_set = set(codes), set(against)
