@@ -37,9 +37,10 @@ from dealcast.crm.pit import Snapshot
 from dealcast.crm.schema import CRM_TABLES, activity_signal
 from dealcast.ml.activity_signals import TEXT_SIGNALS as SIGNALS
 from dealcast.ml.activity_signals import SignalCache, row_flags
+from dealcast.ml.event_index import ACTIVITY_WINDOW_DAYS
 from dealcast.risk import signal_cache
 
-WINDOW = timedelta(days=30)  # the activity windows of `features`
+WINDOW = timedelta(days=ACTIVITY_WINDOW_DAYS)
 SEP = "\x1f"  # joins the lists (unit separator: in no id or address)
 COUNTS = ("Inbound", "Outbound", "InWindow", "MeetingsInWindow", *SIGNALS)
 SOURCES = ("Task", "Event", "EmailMessage")

@@ -12,6 +12,10 @@ import pandas as pd
 
 EPOCH = np.datetime64("1970-01-01T00:00:00", "s")
 SPAN = np.int64(10**10)  # seconds: covers 1970..2286
+DAY = 86_400  # seconds
+# the window of activity_count_30d, meeting_count_30d and champion touches, for the row
+# path (`features`) and the summed one (`activity_rollup`, `horizon_features`) alike
+ACTIVITY_WINDOW_DAYS = 30
 
 
 def seconds(times: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:

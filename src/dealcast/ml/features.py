@@ -14,11 +14,9 @@ import pandas as pd
 
 from dealcast.crm.custom_fields import truthy
 from dealcast.ml import horizon_features
-from dealcast.ml.event_index import EventIndex, seconds
+from dealcast.ml.event_index import ACTIVITY_WINDOW_DAYS, DAY, EventIndex, seconds
 from dealcast.ml.feature_inputs import DM_ROLES, FeatureInputs
 from dealcast.ml.spells import StageSpells, stage_spells
-
-DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -167,7 +165,7 @@ def _activity_features(
         m = np.asarray(mask, dtype=bool)
         return EventIndex(acode[m], known[m])
 
-    month = t - 30 * DAY
+    month = t - ACTIVITY_WINDOW_DAYS * DAY
     f = {
         "activity_count_30d": index(np.ones(len(acts))).count_between(code, month, t),
         "meeting_count_30d": index(acts["Kind"] == "meeting").count_between(code, month, t),
@@ -206,7 +204,7 @@ def _champion(
     champ_of, named = _champions(inputs, deals, code, t)
     touches = eng[eng["ContactId"].to_numpy() == eng["_code"].map(champ_of).to_numpy()]
     counts = EventIndex(touches["_code"].to_numpy(), touches["_known"].to_numpy()).count_between(
-        code, t - 30 * DAY, t
+        code, t - ACTIVITY_WINDOW_DAYS * DAY, t
     )
     return np.where(named, np.log1p(counts), 0.0)
 

@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dealcast.ml.activity_rollup import ActivitySummary
-from dealcast.ml.event_index import seconds
-
-DAY = 86_400
+from dealcast.ml.event_index import DAY, seconds
 
 
 def activity_features(
